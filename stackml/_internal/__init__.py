@@ -1,0 +1,1 @@
+"""Small helpers shared by every layer. Nothing here imports other stackml packages."""
