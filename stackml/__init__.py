@@ -21,15 +21,20 @@ from stackml.errors import (
     StackmlError,
     Unauthorized,
 )
-from stackml.tracking import (
-    ActiveRun,
-    active_run,
-    flush,
-    get_run,
-    metric_history,
-    search_runs,
-    start_run,
+
+_TRACKING_EXPORTS = frozenset(
+    {"ActiveRun", "active_run", "flush", "get_run", "metric_history", "search_runs", "start_run"}
 )
+
+
+def __getattr__(name: str) -> object:
+    # The tracking API is loaded on first use so that ``import stackml.store`` (and the CLI)
+    # stay light and lower layers can be imported without the SDK.
+    if name in _TRACKING_EXPORTS:
+        import stackml.tracking as tracking
+
+        return getattr(tracking, name)
+    raise AttributeError(f"module 'stackml' has no attribute {name!r}")
 
 __all__ = [
     "ActiveRun",
