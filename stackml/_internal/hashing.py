@@ -50,4 +50,4 @@ def hash_file(path: str | Path) -> str:
 
 def is_content_hash(value: str) -> bool:
     """Whether ``value`` looks like a blob address (64 lowercase hex characters)."""
-    return bool(_HASH_RE.match(value))
+    return bool(_HASH_RE.fullmatch(value))

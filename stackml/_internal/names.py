@@ -36,7 +36,7 @@ def validate_name(value: object, *, what: str = "name") -> str:
         raise InvalidName(f"{what} must be a non-empty string")
     if len(value) > MAX_NAME:
         raise InvalidName(f"{what} is longer than {MAX_NAME} characters")
-    if not _NAME_RE.match(value) or value.endswith("."):
+    if not _NAME_RE.fullmatch(value) or value.endswith("."):
         raise InvalidName(
             f"invalid {what} {value!r}: use letters, digits, '.', '_' and '-', "
             "starting with a letter or digit"
@@ -61,10 +61,8 @@ def validate_key(value: object, *, what: str = "key") -> str:
         raise InvalidName(f"{what} must be a non-empty string")
     if len(value) > MAX_KEY:
         raise InvalidName(f"{what} is longer than {MAX_KEY} characters")
-    if not _KEY_RE.match(value) or value != value.strip():
-        raise InvalidName(
-            f"invalid {what} {value!r}: use letters, digits, spaces and '_ . - / :'"
-        )
+    if not _KEY_RE.fullmatch(value) or value != value.strip():
+        raise InvalidName(f"invalid {what} {value!r}: use letters, digits, spaces and '_ . - / :'")
     if any(part in {".", ".."} for part in value.split("/")):
         raise InvalidName(f"invalid {what} {value!r}: '.' and '..' segments are not allowed")
     return value
@@ -86,7 +84,7 @@ def validate_relative_path(value: object, *, what: str = "artifact path") -> str
     for segment in value.split("/"):
         if segment in {"", ".", ".."}:
             raise InvalidName(f"{what} {value!r} may not contain empty, '.' or '..' segments")
-        if not _SEGMENT_RE.match(segment) or segment != segment.strip():
+        if not _SEGMENT_RE.fullmatch(segment) or segment != segment.strip():
             raise InvalidName(
                 f"{what} {value!r} contains a character that is not allowed; use letters, "
                 "digits, spaces and '. _ - + = @ , ( ) [ ]' between '/'"

@@ -97,4 +97,6 @@ def open_store(
     from stackml.store.sql.store import SqlMetadataStore
 
     assert location.blob_url is not None
-    return Store(SqlMetadataStore(location.metadata_url), open_blob_store(location.blob_url), location)
+    return Store(
+        SqlMetadataStore(location.metadata_url), open_blob_store(location.blob_url), location
+    )

@@ -77,11 +77,30 @@ class BlobStore(abc.ABC):
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.stackml-tmp")
-        with self.open(digest) as src, open(tmp, "wb") as out:
-            for chunk in iter(lambda: src.read(1 << 20), b""):
-                out.write(chunk)
+        try:
+            with self.open(digest) as src, open(tmp, "wb") as out:
+                for chunk in iter(lambda: src.read(1 << 20), b""):
+                    out.write(chunk)
+        except BaseException:
+            # A damaged or missing blob must leave nothing behind that looks like a download.
+            tmp.unlink(missing_ok=True)
+            raise
         tmp.replace(dest)
         return dest
+
+    def modified_time(self, digest: str) -> float | None:
+        """When a blob was last stored, in seconds since the epoch; ``None`` if unknown.
+
+        ``stackml gc`` spares blobs younger than its grace period, and blobs of unknown age.
+        Raises ``NotFound`` when the blob is absent (backends that know).
+        """
+        check_digest(digest)
+        return None
+
+    def clean_temp(self, older_than_seconds: float) -> int:
+        """Remove partial writes abandoned longer ago than ``older_than_seconds`` (by writers
+        that died mid-upload); return how many. Stores without temp files return 0."""
+        return 0
 
     @abc.abstractmethod
     def delete(self, digest: str) -> None:

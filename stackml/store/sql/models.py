@@ -88,9 +88,7 @@ class RunRow(Base):
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     project: Mapped[str] = mapped_column(NAME, ForeignKey("projects.name", ondelete="CASCADE"))
-    experiment_id: Mapped[str] = mapped_column(
-        ID, ForeignKey("experiments.id", ondelete="CASCADE")
-    )
+    experiment_id: Mapped[str] = mapped_column(ID, ForeignKey("experiments.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(LABEL)
     status: Mapped[str] = mapped_column(String(16))
     start_time: Mapped[int] = mapped_column(BigInteger)
@@ -130,7 +128,10 @@ class MetricRow(Base):
     __table_args__ = (Index("ix_metrics_run_key_step", "run_id", "key", "step"),)
 
     id: Mapped[int] = mapped_column(SERIAL, primary_key=True, autoincrement=True)
-    run_id: Mapped[str] = mapped_column(ID, ForeignKey("runs.id", ondelete="CASCADE"))
+    # No foreign key on purpose: a per-row parent check (a trigger query on PostgreSQL) would
+    # cost more than the insert itself on this hot path. The writer checks the run inside its
+    # transaction (holding a share lock on PostgreSQL) and deleting a run deletes its points.
+    run_id: Mapped[str] = mapped_column(ID)
     key: Mapped[str] = mapped_column(KEY)
     step: Mapped[int] = mapped_column(BigInteger)
     timestamp: Mapped[int] = mapped_column(BigInteger)

@@ -1,0 +1,15 @@
+"""The quickstart's stages, one module each, in the order :func:`default_stages` runs them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from stackml.quickstart.stage import Stage
+
+
+def default_stages() -> list[Stage]:
+    """Every stage stackml ships, in order. Later stages may read earlier results."""
+    from stackml.quickstart.stages.baseline import BaselineStage
+
+    return [BaselineStage()]

@@ -1,0 +1,58 @@
+"""Access rules: every route declares exactly one of :func:`public`, :func:`authenticated`
+or :func:`admin` as a dependency (a test walks the routes to make sure).
+
+With auth off (the default for a loopback server) every rule lets everyone in. With auth on,
+a request needs ``Authorization: Bearer <token>``; the token is checked against the metadata
+store on every request, so a revoked token stops working at once. Secrets are never logged.
+"""
+
+from __future__ import annotations
+
+from fastapi import Depends, Request
+
+from stackml.errors import Forbidden, Unauthorized
+from stackml.store.entities import User
+
+_SCHEME = "bearer"
+
+
+def public() -> None:
+    """Access rule: anyone, even with auth on (health only)."""
+
+
+def _bearer_secret(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthorized("this server requires a token: send 'Authorization: Bearer <token>'")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != _SCHEME or not secret.strip():
+        raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+    return secret.strip()
+
+
+def authenticated(request: Request) -> User | None:
+    """Access rule: any holder of a valid token; returns the user (``None`` with auth off)."""
+    if not request.app.state.auth:
+        return None
+    secret = _bearer_secret(request)
+    user = request.app.state.store.metadata.authenticate(secret)
+    if user is None:
+        raise Unauthorized("the token is unknown or revoked; create a new one")
+    request.state.user = user
+    return user
+
+
+def admin(user: User | None = Depends(authenticated)) -> User | None:
+    """Access rule: administrators only (``None`` with auth off)."""
+    if user is not None and not user.is_admin:
+        raise Forbidden(f"user {user.name!r} is not an administrator")
+    return user
+
+
+def current_user(request: Request) -> User | None:
+    """The user the access rule authenticated, if any."""
+    return getattr(request.state, "user", None)
+
+
+#: The access rules; each route must depend on exactly one of them.
+ACCESS_RULES = (public, authenticated, admin)

@@ -1,0 +1,184 @@
+"""Engines, transactions and driver-error translation for the SQL metadata store.
+
+SQLite runs in WAL mode with a 30 s busy timeout, ``synchronous=NORMAL`` and foreign keys on.
+Write transactions start with ``BEGIN IMMEDIATE`` so the write lock is taken up front: a
+deferred transaction that reads first and writes later can fail at once with "database is
+locked" (the busy handler is not consulted when a read snapshot is stale), which the busy
+timeout cannot cure. Whatever still comes back as busy/locked, and PostgreSQL serialization
+failures and deadlocks, are retried with bounded exponential backoff. Nothing a driver raises
+leaves this module untranslated: callers see :mod:`stackml.errors` types only.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event, exc
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import StaticPool
+
+from stackml.errors import Conflict, InvalidInput, StackmlError, StoreUnavailable
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+MAX_ATTEMPTS = 10
+_BACKOFF_START_S = 0.02
+_BACKOFF_CAP_S = 1.0
+# PostgreSQL SQLSTATEs worth retrying: serialization_failure, deadlock_detected.
+_PG_TRANSIENT = {"40001", "40P01"}
+_WRITE_OPTION = "stackml_write"
+
+
+def normalize_url(url: str) -> URL:
+    """Parse a database URL, defaulting PostgreSQL to the psycopg 3 driver."""
+    try:
+        parsed = make_url(url)
+    except exc.ArgumentError as error:
+        raise InvalidInput(f"not a database URL: {url!r}") from error
+    if parsed.drivername in {"postgres", "postgresql"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def is_memory_sqlite(url: URL) -> bool:
+    """True for ``sqlite://`` and ``sqlite:///:memory:`` URLs."""
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite would otherwise defer it).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        # LIKE is case-sensitive on PostgreSQL; make SQLite agree (ILIKE is the insensitive one).
+        cursor.execute("PRAGMA case_sensitive_like = ON")
+    finally:
+        cursor.close()
+
+
+def _on_sqlite_begin(conn: Connection) -> None:
+    write = conn.get_execution_options().get(_WRITE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def create_store_engine(url: str) -> Engine:
+    """Create an engine for a SQLite or PostgreSQL URL with stackml's connection settings."""
+    parsed = normalize_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if is_memory_sqlite(parsed):
+            # One shared connection, or each thread would see its own empty database.
+            engine = create_engine(
+                parsed, poolclass=StaticPool, connect_args={"check_same_thread": False}
+            )
+        else:
+            Path(str(parsed.database)).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(
+                parsed,
+                connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+                pool_size=8,
+                max_overflow=16,
+            )
+        event.listen(engine, "connect", _on_sqlite_connect)
+        event.listen(engine, "begin", _on_sqlite_begin)
+        return engine
+    if backend == "postgresql":
+        return create_engine(
+            parsed,
+            pool_pre_ping=True,
+            pool_size=8,
+            max_overflow=16,
+            connect_args={"connect_timeout": 10},
+        )
+    raise InvalidInput(
+        f"unsupported database {backend!r}: use sqlite:///path or postgresql+psycopg://..."
+    )
+
+
+def is_transient(error: exc.DBAPIError) -> bool:
+    """Whether retrying the whole transaction may succeed."""
+    if error.connection_invalidated:
+        return True
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if sqlstate in _PG_TRANSIENT:
+        return True
+    message = str(error.orig).lower()
+    return "database is locked" in message or "database is busy" in message
+
+
+def translate(error: exc.SQLAlchemyError, what: str) -> StackmlError:
+    """The stackml error for a driver or SQLAlchemy error (raise it ``from`` the original)."""
+    if isinstance(error, exc.IntegrityError):
+        return Conflict(f"{what} conflicts with stored data: {error.orig}")
+    if isinstance(error, exc.DataError):
+        return InvalidInput(f"{what}: a value does not fit its column: {error.orig}")
+    if isinstance(error, exc.DBAPIError) and is_transient(error):
+        return StoreUnavailable(
+            f"{what}: the database stayed busy after {MAX_ATTEMPTS} attempts; another process "
+            "holds a long transaction. Try again later."
+        )
+    return StoreUnavailable(f"{what}: the metadata database failed: {error}")
+
+
+class Database:
+    """An engine plus the one way to run work in it: :meth:`transact`.
+
+    Thread-safe: the engine pools connections and each call takes its own.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = normalize_url(url)
+        self.engine = create_store_engine(url)
+        self.dialect = self.engine.dialect.name
+
+    def transact(self, work: Callable[[Connection], T], *, write: bool, what: str) -> T:
+        """Run ``work(conn)`` in one transaction, retrying transient failures.
+
+        ``work`` must be safe to run again from the start (it runs in a fresh transaction
+        each attempt). ``what`` names the operation in error messages.
+        """
+        delay = _BACKOFF_START_S
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                with self.engine.connect() as conn:
+                    if write:
+                        conn.execution_options(**{_WRITE_OPTION: True})
+                    with conn.begin():
+                        return work(conn)
+            except exc.DBAPIError as error:
+                if attempt < MAX_ATTEMPTS and is_transient(error):
+                    logger.debug("retrying %s after transient error: %s", what, error.orig)
+                    time.sleep(delay * (1 + random.random()))
+                    delay = min(delay * 2, _BACKOFF_CAP_S)
+                    continue
+                raise translate(error, what) from error
+            except exc.SQLAlchemyError as error:
+                raise translate(error, what) from error
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def dialect_insert(conn: Connection, table: Any) -> Any:
+    """An ``INSERT`` that supports ``ON CONFLICT`` on the connection's dialect."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)

@@ -1,0 +1,215 @@
+"""Run search: compile a parsed filter (:mod:`stackml.store.filter`) to SQLAlchemy expressions.
+
+Every value and key a user typed becomes a bound parameter; only column names from a fixed
+allow-list appear in the SQL text. Each distinct ``metrics.X``/``params.X``/``tags.X`` in the
+filter or order gets one LEFT OUTER JOIN on its summary/param/tag row, so one query selects and
+sorts the page; the page's params, tags and metric summaries are then read in bulk (one query
+each), never per run.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from stackml.errors import InvalidInput
+from stackml.store.entities import RunPage
+from stackml.store.filter import Comparison, Node, OrderKey, parse_filter, parse_order_by
+from stackml.store.sql import inputs
+from stackml.store.sql.runs import load_runs
+from stackml.store.sql.snapshots import LATEST, PARAMS, RUNS, TAGS
+
+MAX_LIMIT = 50_000
+_TABLES = {"metric": LATEST, "param": PARAMS, "tag": TAGS}
+
+
+class _Joins:
+    """One aliased outer join per distinct (entity, key) the query mentions."""
+
+    def __init__(self) -> None:
+        self.aliases: dict[tuple[str, str], Any] = {}
+
+    def table(self, entity: str, key: str) -> Any:
+        alias = self.aliases.get((entity, key))
+        if alias is None:
+            alias = _TABLES[entity].alias(f"{entity}_{len(self.aliases)}")
+            self.aliases[(entity, key)] = alias
+        return alias
+
+    def apply(self, query: Select[Any]) -> Select[Any]:
+        for (_, key), alias in self.aliases.items():
+            query = query.outerjoin(alias, and_(alias.c.run_id == RUNS.c.id, alias.c.key == key))
+        return query
+
+
+def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
+    if op == "=":
+        return column == value  # type: ignore[no-any-return]
+    if op == "!=":
+        return column != value  # type: ignore[no-any-return]
+    if op == "<":
+        return column < value  # type: ignore[no-any-return]
+    if op == "<=":
+        return column <= value  # type: ignore[no-any-return]
+    if op == ">":
+        return column > value  # type: ignore[no-any-return]
+    if op == ">=":
+        return column >= value  # type: ignore[no-any-return]
+    if op == "LIKE":
+        return column.like(value)  # type: ignore[no-any-return]
+    if op == "ILIKE":
+        return column.ilike(value)  # type: ignore[no-any-return]
+    if op == "IN":
+        return column.in_(list(value))  # type: ignore[no-any-return]
+    if op == "NOT IN":
+        return column.not_in(list(value))  # type: ignore[no-any-return]
+    raise InvalidInput(f"unsupported operator {op!r}")  # pragma: no cover - parser refuses it
+
+
+def _is_number(value: Any) -> bool:
+    first = value[0] if isinstance(value, tuple) else value
+    return isinstance(first, (int, float))
+
+
+def _comparison(node: Comparison, joins: _Joins) -> ColumnElement[bool]:
+    value = node.value
+    if node.entity == "attribute":
+        column = RUNS.c[node.key]
+        if node.key == "status":
+            value = (
+                tuple(str(v).lower() for v in value)
+                if isinstance(value, tuple)
+                else (str(value).lower())
+            )
+        return _compare(column, node.op, value)
+    table = joins.table(node.entity, node.key)
+    if node.entity == "param" and _is_number(value):
+        # Compared as numbers where the param spells one; other params do not match.
+        return _compare(table.c.value_num, node.op, value)
+    return _compare(table.c.value, node.op, value)
+
+
+def compile_filter(node: Node, joins: _Joins) -> ColumnElement[bool]:
+    """The WHERE expression of a parsed filter."""
+    if isinstance(node, Comparison):
+        return _comparison(node, joins)
+    parts = [compile_filter(operand, joins) for operand in node.operands]
+    return and_(*parts) if node.op == "and" else or_(*parts)
+
+
+def _order_columns(key: OrderKey, joins: _Joins) -> list[Any]:
+    if key.entity == "param":
+        table = joins.table("param", key.key)
+        # Runs lacking the param last, then numeric values in numeric order, then the others.
+        nulls = [table.c.value.is_(None), table.c.value_num.is_(None)]
+        columns = [table.c.value_num, table.c.value]
+    else:
+        column = (
+            RUNS.c[key.key]
+            if key.entity == "attribute"
+            else (joins.table(key.entity, key.key).c.value)
+        )
+        # Runs lacking the key (NULL; for metrics also NaN) sort last in either direction.
+        nulls = [column.is_(None)]
+        columns = [column]
+    return nulls + [column.desc() if key.descending else column.asc() for column in columns]
+
+
+def _query_digest(
+    project: str | None,
+    experiment_ids: Sequence[str] | None,
+    filter_text: str | None,
+    order_by: Sequence[str] | None,
+) -> str:
+    identity = json.dumps(
+        [project, list(experiment_ids or []), filter_text or "", list(order_by or [])]
+    )
+    return hashlib.sha256(identity.encode()).hexdigest()[:16]
+
+
+def encode_page_token(offset: int, digest: str) -> str:
+    """An opaque token for the page starting at ``offset`` of the query ``digest``."""
+    raw = json.dumps({"offset": offset, "query": digest}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_page_token(token: str, digest: str) -> int:
+    """The offset a token stands for; ``InvalidInput`` if it was altered or is for another query."""
+    bad = InvalidInput(
+        "invalid page token: pass back next_page_token unchanged, with the same query"
+    )
+    if not isinstance(token, str) or len(token) > 512:
+        raise bad
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, binascii.Error, UnicodeError) as error:
+        raise bad from error
+    if not isinstance(data, dict) or set(data) != {"offset", "query"}:
+        raise bad
+    offset = data["offset"]
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise bad
+    if data["query"] != digest:
+        raise bad
+    return offset
+
+
+def search_runs(
+    conn: Connection,
+    *,
+    project: str | None,
+    experiment_ids: Sequence[str] | None,
+    filter_text: str | None,
+    order_by: Sequence[str] | None,
+    limit: int,
+    page_token: str | None,
+) -> RunPage:
+    """Run a search: parse, compile, select one page, then load the page's details in bulk."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be an integer from 1 to {MAX_LIMIT}, not {limit!r}")
+    if isinstance(order_by, str):
+        raise InvalidInput("order_by must be a list of order keys, not a single string")
+    if experiment_ids is not None and (
+        isinstance(experiment_ids, str) or not all(isinstance(e, str) for e in experiment_ids)
+    ):
+        raise InvalidInput("experiment_ids must be a list of experiment ids")
+    if project is not None:
+        inputs.name(project, "project name")
+    node = parse_filter(filter_text)
+    order_keys = [parse_order_by(text) for text in order_by or []]
+    digest = _query_digest(project, experiment_ids, filter_text, order_by)
+    offset = 0 if page_token is None else decode_page_token(page_token, digest)
+
+    joins = _Joins()
+    conditions: list[ColumnElement[bool]] = []
+    if project is not None:
+        conditions.append(RUNS.c.project == project)
+    if experiment_ids is not None:
+        conditions.append(RUNS.c.experiment_id.in_(list(experiment_ids)))
+    if node is not None:
+        conditions.append(compile_filter(node, joins))
+    ordering: list[Any] = []
+    for key in order_keys:
+        ordering.extend(_order_columns(key, joins))
+    ordering.extend([RUNS.c.start_time.desc(), RUNS.c.id])
+
+    query = joins.apply(select(RUNS).select_from(RUNS))
+    if conditions:
+        query = query.where(and_(*conditions))
+    query = query.order_by(*ordering).limit(limit + 1).offset(offset)
+    rows = conn.execute(query).all()
+    more = len(rows) > limit
+    runs = load_runs(conn, rows[:limit])
+    next_token = encode_page_token(offset + limit, digest) if more else None
+    return RunPage(runs=runs, next_page_token=next_token)
+
+
+__all__ = ["compile_filter", "decode_page_token", "encode_page_token", "search_runs"]
