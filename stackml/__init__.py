@@ -10,6 +10,8 @@ The tracking API is re-exported here::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from stackml._version import __version__
 from stackml.errors import (
     AlreadyExists,
@@ -21,6 +23,17 @@ from stackml.errors import (
     StackmlError,
     Unauthorized,
 )
+
+if TYPE_CHECKING:  # type checkers see the real names; at run time they load lazily
+    from stackml.tracking import (
+        ActiveRun,
+        active_run,
+        flush,
+        get_run,
+        metric_history,
+        search_runs,
+        start_run,
+    )
 
 _TRACKING_EXPORTS = frozenset(
     {"ActiveRun", "active_run", "flush", "get_run", "metric_history", "search_runs", "start_run"}

@@ -13,6 +13,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stackml.server.errors import error_response
 
+#: How far past the limit a refused body is still read, so the client sees the 413.
+_DRAIN_BYTES = 64 << 20
+
 #: Routes that stream their body to the blob store instead of parsing it.
 STREAMED_UPLOADS = (
     re.compile(r"^/api/v1/blobs/?$"),
@@ -50,6 +53,8 @@ class BodySizeLimit:
                     return
         if declared is not None:
             if declared > self.max_bytes:
+                if declared <= self.max_bytes + _DRAIN_BYTES:
+                    await _drain(receive)
                 await self._too_large(scope, receive, send)
                 return
             await self.app(scope, receive, send)
@@ -65,6 +70,8 @@ class BodySizeLimit:
             body = message.get("body", b"")
             total += len(body)
             if total > self.max_bytes:
+                if message.get("more_body", False):
+                    await _drain(receive, self.max_bytes + _DRAIN_BYTES - total)
                 await self._too_large(scope, receive, send)
                 return
             chunks.append(body)
@@ -89,6 +96,22 @@ class BodySizeLimit:
         # The unread body is left behind; closing the connection stops the client sending it.
         response.headers["Connection"] = "close"
         await response(scope, receive, send)
+
+
+async def _drain(receive: Receive, budget: int = _DRAIN_BYTES) -> None:
+    """Read and drop the rest of a refused body, up to ``budget`` bytes.
+
+    A client still sending when the server answers and closes sees a reset instead of the
+    413; draining a moderately oversized body lets it read the answer. A body beyond the
+    budget is cut off.
+    """
+    while budget > 0:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        budget -= len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
 
 
 def _replay(chunks: list[bytes], final: Message | None, downstream: Receive) -> Receive:

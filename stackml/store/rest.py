@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from stackml.errors import InvalidInput
+from stackml.errors import InvalidInput, PayloadTooLarge
 from stackml.store._http import HttpTransport
 from stackml.store.base import MetadataStore
 from stackml.store.entities import (
@@ -32,8 +32,8 @@ from stackml.store.entities import (
 
 _JSON = {"Content-Type": "application/json"}
 
-#: Points per request; a batch this size stays far below the server's body limit.
-METRIC_BATCH = 100_000
+#: Points per request (about 1.7 MB of JSON); halved while the server answers 413.
+METRIC_BATCH = 50_000
 
 
 def _seg(value: str) -> str:
@@ -49,8 +49,11 @@ def _seg(value: str) -> str:
 
 
 def _wire(value: float) -> float | str:
-    if math.isfinite(value):
-        return value
+    try:
+        if math.isfinite(value):
+            return value
+    except TypeError:
+        return value  # not a number: the server refuses it with a clear message
     if math.isnan(value):
         return "NaN"
     return "Infinity" if value > 0 else "-Infinity"
@@ -222,7 +225,8 @@ class RestMetadataStore(MetadataStore):
         name: str | None = None,
     ) -> Run:
         body = {
-            "status": None if status is None else RunStatus(status).value,
+            # An unknown status is sent as given and refused by the server (InvalidInput).
+            "status": status.value if isinstance(status, RunStatus) else status,
             "end_time": end_time,
             "name": name,
         }
@@ -265,8 +269,10 @@ class RestMetadataStore(MetadataStore):
 
     def log_metrics(self, run_id: str, points: Sequence[MetricPoint]) -> None:
         path = f"/runs/{_seg(run_id)}/metrics"
-        for start in range(0, len(points), METRIC_BATCH):
-            chunk = points[start : start + METRIC_BATCH]
+        batch = METRIC_BATCH
+        start = 0
+        while start < len(points):
+            chunk = points[start : start + batch]
             body = {
                 "keys": [p.key for p in chunk],
                 "values": [_wire(p.value) for p in chunk],
@@ -274,8 +280,18 @@ class RestMetadataStore(MetadataStore):
                 "timestamps": [p.timestamp for p in chunk],
             }
             # Compact, strict JSON encoded once here: this is the hot path of training loops.
-            content = json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
-            self.http.call("POST", path, content=content, headers=_JSON)
+            try:
+                content = json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+            except (TypeError, ValueError) as exc:
+                raise InvalidInput(f"metric points must hold numbers: {exc}") from exc
+            try:
+                self.http.call("POST", path, content=content, headers=_JSON)
+            except PayloadTooLarge:
+                if len(chunk) == 1:
+                    raise
+                batch = max(1, len(chunk) // 2)  # the server's body limit is lower: split
+                continue
+            start += len(chunk)
 
     def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         answer = self.http.call("GET", f"/runs/{_seg(run_id)}/metrics/history", params={"key": key})

@@ -15,8 +15,11 @@ they are durable.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+from stackml.errors import Conflict
 from stackml.tracking import api
 from stackml.tracking.api import (
     flush,
@@ -39,10 +42,13 @@ __all__ = [
     "get_run",
     "get_store",
     "get_tracking_uri",
+    "log_metrics",
+    "log_params",
     "metric_history",
     "reset",
     "search_runs",
     "search_runs_page",
+    "set_tags",
     "set_tracking_uri",
     "start_run",
 ]
@@ -53,6 +59,28 @@ def end_run(status: str = "completed") -> None:
     run = active_run()
     if run is not None:
         run.finish(status)
+
+
+def _require_active() -> ActiveRun:
+    run = active_run()
+    if run is None:
+        raise Conflict("no run is active: call stackml.start_run() first")
+    return run
+
+
+def log_metrics(metrics: Mapping[str, Any], step: int | None = None) -> None:
+    """Log metrics to the active run (see :meth:`ActiveRun.log_metrics`)."""
+    _require_active().log_metrics(metrics, step=step)
+
+
+def log_params(params: Mapping[str, Any]) -> None:
+    """Log params to the active run (see :meth:`ActiveRun.log_params`)."""
+    _require_active().log_params(params)
+
+
+def set_tags(tags: Mapping[str, Any]) -> None:
+    """Set tags on the active run (see :meth:`ActiveRun.set_tags`)."""
+    _require_active().set_tags(tags)
 
 
 def download_artifact(

@@ -310,8 +310,11 @@ def forget_active_runs() -> None:
 
 def active_run() -> ActiveRun | None:
     """The innermost run started in this context and not finished yet, or ``None``."""
-    stack = _stack.get()
-    return stack[-1] if stack else None
+    # A run finished from another thread is still on this context's stack: skip it.
+    for run in reversed(_stack.get()):
+        if not run.finished:
+            return run
+    return None
 
 
 def start_run(

@@ -133,3 +133,23 @@ def test_exit_hook_marks_a_crashed_script_failed(tmp_path: Path) -> None:
     run = stackml.get_run(out.strip())
     assert run.status is RunStatus.FAILED
     assert len(stackml.metric_history(run.id, "a")) == 10
+
+
+UNWRITABLE_CHILD = textwrap.dedent(
+    """
+    import stackml
+
+    run = stackml.start_run(project="lost", capture_environment=False)
+    run.finish()
+    run.store.metadata.delete_run(run.id)
+    for step in range(100):
+        run.log_metrics({"a": step, "b": step}, step=step)  # the run is gone: writes fail
+    """
+)
+
+
+def test_exit_hook_reports_points_it_could_not_write(tmp_path: Path) -> None:
+    proc = _child(UNWRITABLE_CHILD, tmp_path)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "stackml: 200 metric points could not be written before exit" in err

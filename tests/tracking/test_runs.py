@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -150,3 +151,40 @@ def test_search_runs_filter_and_order(project: str) -> None:
     assert len(rest.runs) == 1
     with pytest.raises(InvalidInput):
         stackml.search_runs(project=project, filter="metrics.acc >>> 1")
+
+
+def test_module_level_helpers_act_on_the_active_run(project: str) -> None:
+    with pytest.raises(Conflict):
+        stackml.tracking.log_metrics({"x": 1.0})
+    run = stackml.start_run(project=project, capture_environment=False)
+    stackml.tracking.log_params({"a": 1})
+    stackml.tracking.set_tags({"t": "v"})
+    stackml.tracking.log_metrics({"x": 2.0}, step=4)
+    stackml.tracking.end_run("killed")
+    stackml.tracking.end_run()  # nothing active any more: no effect
+    snapshot = stackml.get_run(run.id)
+    assert snapshot.status is RunStatus.KILLED
+    assert (snapshot.params, snapshot.tags["t"], snapshot.metric("x")) == ({"a": "1"}, "v", 2.0)
+
+
+def test_run_finished_in_another_thread_is_not_active(project: str) -> None:
+    import threading
+
+    run = stackml.start_run(project=project, capture_environment=False)
+    worker = threading.Thread(target=run.finish)
+    worker.start()
+    worker.join()
+    assert stackml.active_run() is None
+    stackml.start_run(project=project, capture_environment=False).finish()
+
+
+def test_tracking_uri_can_be_set(tmp_path: Path) -> None:
+    stackml.tracking.set_tracking_uri(str(tmp_path / "elsewhere"))
+    with stackml.start_run(project="moved", capture_environment=False) as run:
+        run.log_metric("x", 1.0)
+    assert (tmp_path / "elsewhere" / ".stackml" / "stackml.db").exists()
+    assert stackml.tracking.get_tracking_uri().endswith("elsewhere/.stackml/stackml.db")
+    assert stackml.get_run(run.id).metric("x") == 1.0
+    stackml.tracking.set_tracking_uri(None)
+    with pytest.raises(NotFound):
+        stackml.get_run(run.id)

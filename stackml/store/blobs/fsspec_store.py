@@ -129,6 +129,8 @@ class FsspecBlobStore(BlobStore):
         staged = f"{self.root}/{_TMP}/{digest}.{uuid.uuid4().hex}"
         try:
             self.fs.put_file(spool_path, staged)
+            with open(staged, "rb") as copied:  # the copy must be durable before it is named
+                os.fsync(copied.fileno())
             self.fs.makedirs(self.fs._parent(key), exist_ok=True)
             os.replace(staged, key)
         finally:

@@ -66,7 +66,7 @@ def get_artifact(conn: Connection, run_id: str, path: str) -> Artifact:
 
 def referenced_blobs(conn: Connection) -> Iterator[str]:
     query = select(ARTIFACTS.c.blob_hash).distinct().order_by(ARTIFACTS.c.blob_hash)
-    for (blob_hash,) in conn.execute(query).tuples():
+    for (blob_hash,) in conn.execute(query):
         yield blob_hash
 
 

@@ -30,8 +30,9 @@ def create_user(conn: Connection, name: str, is_admin: bool) -> User:
         dialect_insert(conn, USERS)
         .values(name=name, created_at=now_ms(), is_admin=is_admin)
         .on_conflict_do_nothing(index_elements=["name"])
+        .returning(USERS.c.name)
     )
-    if conn.execute(stmt).rowcount != 1:
+    if conn.execute(stmt).first() is None:
         raise AlreadyExists(f"user {name!r} already exists")
     return get_user(conn, name)
 
@@ -71,8 +72,10 @@ def list_tokens(conn: Connection, user: str | None) -> list[ApiToken]:
 
 
 def revoke_token(conn: Connection, token_id: str) -> None:
-    result = conn.execute(update(TOKENS).where(TOKENS.c.id == token_id).values(revoked=True))
-    if result.rowcount == 0:
+    result = conn.execute(
+        update(TOKENS).where(TOKENS.c.id == token_id).values(revoked=True).returning(TOKENS.c.id)
+    )
+    if result.first() is None:
         raise NotFound(f"token {token_id!r} does not exist")
 
 

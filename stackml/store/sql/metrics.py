@@ -159,7 +159,7 @@ def metric_history(conn: Connection, run_id: str, key: str) -> list[MetricPoint]
     nan = math.nan
     return [
         MetricPoint(key, nan if is_nan or value is None else value, step, timestamp)
-        for step, timestamp, value, is_nan in conn.execute(query).tuples()
+        for step, timestamp, value, is_nan in conn.execute(query)
     ]
 
 

@@ -21,8 +21,10 @@ def _insert_project(conn: Connection, name: str, description: str) -> bool:
         dialect_insert(conn, PROJECTS)
         .values(name=name, description=description, created_at=now_ms())
         .on_conflict_do_nothing(index_elements=["name"])
+        .returning(PROJECTS.c.name)
     )
-    return conn.execute(stmt).rowcount == 1
+    # RETURNING, not rowcount: psycopg reports -1 for some statements.
+    return conn.execute(stmt).first() is not None
 
 
 def _insert_experiment(conn: Connection, project: str, name: str) -> bool:
@@ -30,8 +32,9 @@ def _insert_experiment(conn: Connection, project: str, name: str) -> bool:
         dialect_insert(conn, EXPERIMENTS)
         .values(id=uuid.uuid4().hex, project=project, name=name, created_at=now_ms())
         .on_conflict_do_nothing(index_elements=["project", "name"])
+        .returning(EXPERIMENTS.c.id)
     )
-    return conn.execute(stmt).rowcount == 1
+    return conn.execute(stmt).first() is not None
 
 
 def create_project(conn: Connection, name: str, description: str) -> Project:

@@ -239,6 +239,8 @@ def set_tags(conn: Connection, run_id: str, tags: Mapping[str, str]) -> None:
 
 def delete_tag(conn: Connection, run_id: str, key: str) -> None:
     require_run(conn, run_id)
-    result = conn.execute(delete(TAGS).where(TAGS.c.run_id == run_id, TAGS.c.key == key))
-    if result.rowcount == 0:
+    result = conn.execute(
+        delete(TAGS).where(TAGS.c.run_id == run_id, TAGS.c.key == key).returning(TAGS.c.key)
+    )
+    if result.first() is None:
         raise NotFound(f"run {run_id!r} has no tag {key!r}")

@@ -1,0 +1,108 @@
+"""The metadata-store contract on SQLite and PostgreSQL, plus SQL-specific behaviour."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from stackml.errors import InvalidInput, StoreUnavailable
+from stackml.store.sql.store import SqlMetadataStore
+from tests.store.contract import MetadataStoreContract
+
+
+class TestSqlite(MetadataStoreContract):
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> Iterator[SqlMetadataStore]:
+        with SqlMetadataStore(f"sqlite:///{tmp_path / 'stackml.db'}") as opened:
+            yield opened  # type: ignore[misc]
+
+
+@pytest.mark.postgres
+class TestPostgres(MetadataStoreContract):
+    @pytest.fixture
+    def store(self, fresh_postgres_url: str) -> Iterator[SqlMetadataStore]:
+        with SqlMetadataStore(fresh_postgres_url) as opened:
+            yield opened  # type: ignore[misc]
+
+
+def test_sqlite_pragmas(tmp_path: Path) -> None:
+    store = SqlMetadataStore(f"sqlite:///{tmp_path / 'x.db'}")
+    with store._db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 30_000
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    store.close()
+
+
+def test_reopening_keeps_data(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'nested' / 'dir' / 'x.db'}"
+    with SqlMetadataStore(url) as first:
+        run_id = first.create_run("p", name="kept").id
+    with SqlMetadataStore(url) as second:
+        assert second.get_run(run_id).name == "kept"
+
+
+def test_memory_store_is_shared_across_threads() -> None:
+    import threading
+
+    store = SqlMetadataStore("sqlite://")
+    run = store.create_run("p")
+    seen: list[str] = []
+    thread = threading.Thread(target=lambda: seen.append(store.get_run(run.id).id))
+    thread.start()
+    thread.join()
+    assert seen == [run.id]
+
+
+def test_unsupported_and_unreachable_databases() -> None:
+    with pytest.raises(InvalidInput):
+        SqlMetadataStore("mysql://nobody@127.0.0.1/x")
+    with pytest.raises(InvalidInput):
+        SqlMetadataStore("not a url")
+    with pytest.raises(StoreUnavailable):
+        SqlMetadataStore("postgresql+psycopg://nobody@127.0.0.1:1/none")
+
+
+def test_metric_rows_hold_no_nan(tmp_path: Path) -> None:
+    import math
+
+    from stackml.store.entities import MetricPoint
+
+    store = SqlMetadataStore(f"sqlite:///{tmp_path / 'x.db'}")
+    run = store.create_run("p")
+    store.log_metrics(run.id, [MetricPoint("x", math.nan, 0, 0)])
+    with store._db.engine.connect() as conn:
+        row = conn.execute(text("SELECT value, is_nan FROM metrics")).one()
+    assert row.value is None and row.is_nan
+    store.close()
+
+
+def test_fuzzed_filters_never_reach_sql_as_errors(tmp_path: Path) -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from stackml.store.entities import MetricPoint
+
+    store = SqlMetadataStore(f"sqlite:///{tmp_path / 'fuzz.db'}")
+    run = store.create_run("p", params={"lr": "0.1", "opt": "adam"}, tags={"t": "x"})
+    store.log_metrics(run.id, [MetricPoint("acc", 0.5, 0, 0)])
+    pieces = st.sampled_from(
+        ["metrics.acc", "params.lr", "params.opt", "tags.t", "name", "end_time", "(", ")",
+         "and", "or", "not in", "in", "like", "ilike", "=", "!=", "<", ">=", "'%'", "'x'",
+         "1", "0.5", "('a', 'b')", "(1, 2)"]
+    )
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.lists(pieces, min_size=1, max_size=9))
+    def check(parts: list[str]) -> None:
+        try:
+            store.search_runs(filter=" ".join(parts), order_by=["params.lr DESC"])
+        except InvalidInput:
+            pass
+
+    check()
+    store.close()
