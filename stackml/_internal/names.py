@@ -16,6 +16,7 @@ import unicodedata
 MAX_NAME = 128
 MAX_KEY = 250
 MAX_PATH = 1024
+MAX_SEGMENT_BYTES = 255  # the usual file-name limit (ext4, APFS, NTFS)
 
 # Projects, experiments and other slug-like names: start alphanumeric, then . _ - allowed.
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -84,6 +85,11 @@ def validate_relative_path(value: object, *, what: str = "artifact path") -> str
     for segment in value.split("/"):
         if segment in {"", ".", ".."}:
             raise InvalidName(f"{what} {value!r} may not contain empty, '.' or '..' segments")
+        if len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES:
+            raise InvalidName(
+                f"{what} has a segment longer than {MAX_SEGMENT_BYTES} bytes; file systems "
+                "refuse such names"
+            )
         if not _SEGMENT_RE.fullmatch(segment) or segment != segment.strip():
             raise InvalidName(
                 f"{what} {value!r} contains a character that is not allowed; use letters, "

@@ -24,11 +24,12 @@ from stackml.store.entities import (
     User,
 )
 
+NonFinite = Literal["NaN", "Infinity", "-Infinity"]
 #: A float as it travels in JSON: a number, or one of the three non-finite spellings.
-WireFloat = Union[float, Literal["NaN", "Infinity", "-Infinity"]]  # noqa: UP007 - pydantic
+WireFloat = Union[float, NonFinite]  # noqa: UP007 - evaluated at runtime by pydantic on 3.10
 
 
-def encode_float(value: float) -> float | str:
+def encode_float(value: float) -> float | NonFinite:
     """A float JSON can carry: non-finite values become strings."""
     if math.isfinite(value):
         return value
@@ -58,7 +59,9 @@ class ProjectOut(BaseModel):
 
     @classmethod
     def of(cls, project: Project) -> ProjectOut:
-        return cls(name=project.name, description=project.description, created_at=project.created_at)
+        return cls(
+            name=project.name, description=project.description, created_at=project.created_at
+        )
 
 
 class ExperimentOut(BaseModel):

@@ -105,7 +105,7 @@ ACCEPTED = [
     "reports/[draft] summary+notes@2024.md",
     "données/éval.json",
     "...hidden",
-    "x" * MAX_PATH,
+    "/".join(["x" * 200] * 6)[:MAX_PATH],  # the longest path: 1024 characters
 ]
 
 
@@ -256,3 +256,15 @@ def test_label_length_limit_is_adjustable() -> None:
     assert validate_label("x" * 10, max_len=10)
     with pytest.raises(InvalidName, match="10"):
         validate_label("x" * 11, max_len=10, what="title")
+
+
+def test_overlong_segment_is_refused_before_it_reaches_a_file_system() -> None:
+    import pytest
+
+    from stackml._internal.names import InvalidName, validate_relative_path
+
+    assert validate_relative_path("a/" + "x" * 255) == "a/" + "x" * 255
+    with pytest.raises(InvalidName, match="255 bytes"):
+        validate_relative_path("a/" + "x" * 256)
+    with pytest.raises(InvalidName, match="255 bytes"):
+        validate_relative_path("é" * 128)  # 256 bytes in UTF-8

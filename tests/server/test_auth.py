@@ -130,6 +130,7 @@ def test_every_route_declares_exactly_one_access_rule(tmp_path: Path) -> None:
             assert isinstance(route.original_route, APIRoute), f"{route.path} has no rule"
             rules = _rules(route)
             assert len(rules) == 1, f"{route.path} {route.methods} has access rules {rules}"
+            assert route.path is not None
             paths.add(route.path)
             if rules[0] is public:
                 assert route.path == "/health", f"{route.path} must not be public"

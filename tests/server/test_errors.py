@@ -47,10 +47,14 @@ def test_wrong_types_and_missing_fields_are_400(client: httpx.Client, served: Se
         ("/api/v1/projects", {}),
         ("/api/v1/projects", {"name": "p", "unexpected": 1}),
         ("/api/v1/runs/search", {"limit": "many"}),
-        (f"/api/v1/runs/{run.id}/metrics", {"keys": ["a"], "values": ["x"], "steps": [0],
-                                            "timestamps": [0]}),
-        (f"/api/v1/runs/{run.id}/metrics", {"keys": ["a"], "values": [1.0], "steps": [],
-                                            "timestamps": [0]}),
+        (
+            f"/api/v1/runs/{run.id}/metrics",
+            {"keys": ["a"], "values": ["x"], "steps": [0], "timestamps": [0]},
+        ),
+        (
+            f"/api/v1/runs/{run.id}/metrics",
+            {"keys": ["a"], "values": [1.0], "steps": [], "timestamps": [0]},
+        ),
         (f"/api/v1/runs/{run.id}/params", {"values": {"lr": [1, 2]}}),
         ("/api/v1/projects", [1, 2, 3]),
     ]
@@ -133,19 +137,35 @@ def test_invalid_content_length_never_reaches_the_app(served: Served) -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=12,
 )
 field_names = st.sampled_from(
-    ["name", "project", "keys", "values", "steps", "timestamps", "limit", "filter", "order_by",
-     "description", "tags", "params", "path", "blob_hash", "size"]
+    [
+        "name",
+        "project",
+        "keys",
+        "values",
+        "steps",
+        "timestamps",
+        "limit",
+        "filter",
+        "order_by",
+        "description",
+        "tags",
+        "params",
+        "path",
+        "blob_hash",
+        "size",
+    ]
 )
 bodies = st.dictionaries(field_names, json_values, max_size=6) | json_values
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(body=bodies)
 def test_fuzzed_json_bodies_never_500(client: httpx.Client, served: Served, body: object) -> None:

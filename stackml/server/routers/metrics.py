@@ -62,7 +62,9 @@ async def log_metrics(
 def _write(store: MetadataStore, run_id: str, body: MetricBatch) -> None:
     points = [
         MetricPoint(key, float(value), step, ts)
-        for key, value, step, ts in zip(body.keys, body.values, body.steps, body.timestamps)
+        for key, value, step, ts in zip(
+            body.keys, body.values, body.steps, body.timestamps, strict=True
+        )
     ]
     store.log_metrics(run_id, points)
 

@@ -113,7 +113,8 @@ class RestBlobStore(BlobStore):
 
     def open(self, digest: str) -> BinaryIO:
         response = self.http.open_stream("GET", f"/blobs/{check_digest(digest)}")
-        return verified_reader(_ResponseBody(response), digest, source=self.url)
+        body: BinaryIO = _ResponseBody(response)  # type: ignore[assignment]
+        return verified_reader(body, digest, source=self.url)
 
     def delete(self, digest: str) -> None:
         self.http.call("DELETE", f"/blobs/{check_digest(digest)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -12,7 +13,7 @@ from sqlalchemy import Connection, and_, delete, or_, select, update
 from stackml._internal.timeutil import now_ms
 from stackml.errors import Conflict, NotFound
 from stackml.store.entities import MetricSummary, Run, RunStatus
-from stackml.store.sql import inputs, snapshots
+from stackml.store.sql import inputs
 from stackml.store.sql.engine import dialect_insert
 from stackml.store.sql.projects import ensure_experiment
 from stackml.store.sql.snapshots import EDGES, LATEST, METRICS, PARAMS, RUNS, TAGS
@@ -75,6 +76,7 @@ _ANIMALS = (
     "yak",
     "zebra",
 )
+_STATUSES = {status.value: status for status in RunStatus}
 # Bulk reads use IN lists; keep each well under SQLite's and PostgreSQL's parameter limits.
 _CHUNK = 5_000
 
@@ -111,16 +113,52 @@ def load_runs(conn: Connection, rows: Sequence[Any]) -> list[Run]:
     params: dict[str, dict[str, str]] = {run_id: {} for run_id in ids}
     tags: dict[str, dict[str, str]] = {run_id: {} for run_id in ids}
     metrics: dict[str, dict[str, MetricSummary]] = {run_id: {} for run_id in ids}
+    nan = math.nan
+    # Plain tuples and positional construction: this loop builds every row of a large page.
     for chunk in _chunks(ids):
-        for row in conn.execute(
-            select(PARAMS.c.run_id, PARAMS.c.key, PARAMS.c.value).where(PARAMS.c.run_id.in_(chunk))
-        ):
-            params[row.run_id][row.key] = row.value
-        for row in conn.execute(select(TAGS).where(TAGS.c.run_id.in_(chunk))):
-            tags[row.run_id][row.key] = row.value
-        for row in conn.execute(select(LATEST).where(LATEST.c.run_id.in_(chunk))):
-            metrics[row.run_id][row.key] = snapshots.summary(row)
-    return [snapshots.run(row, params[row.id], tags[row.id], metrics[row.id]) for row in rows]
+        query = select(PARAMS.c.run_id, PARAMS.c.key, PARAMS.c.value)
+        for run_id, key, value in conn.execute(query.where(PARAMS.c.run_id.in_(chunk))).all():
+            params[run_id][key] = value
+        query = select(TAGS.c.run_id, TAGS.c.key, TAGS.c.value)
+        for run_id, key, value in conn.execute(query.where(TAGS.c.run_id.in_(chunk))).all():
+            tags[run_id][key] = value
+        query = select(
+            LATEST.c.run_id,
+            LATEST.c.key,
+            LATEST.c.value,
+            LATEST.c.step,
+            LATEST.c.timestamp,
+            LATEST.c.min_value,
+            LATEST.c.max_value,
+            LATEST.c.count,
+        ).where(LATEST.c.run_id.in_(chunk))
+        for run_id, key, value, step, timestamp, low, high, count in conn.execute(query).all():
+            metrics[run_id][key] = MetricSummary(
+                key,
+                nan if value is None else value,
+                step,
+                timestamp,
+                nan if low is None else low,
+                nan if high is None else high,
+                count,
+            )
+    return [
+        Run(
+            row.id,
+            row.project,
+            row.experiment_id,
+            row.name,
+            _STATUSES[row.status],
+            row.start_time,
+            row.end_time,
+            row.user,
+            row.parent_id,
+            params[row.id],
+            tags[row.id],
+            metrics[row.id],
+        )
+        for row in rows
+    ]
 
 
 def get_run(conn: Connection, run_id: str) -> Run:

@@ -107,19 +107,16 @@ def compile_filter(node: Node, joins: _Joins) -> ColumnElement[bool]:
 def _order_columns(key: OrderKey, joins: _Joins) -> list[Any]:
     if key.entity == "param":
         table = joins.table("param", key.key)
-        # Runs lacking the param last, then numeric values in numeric order, then the others.
-        nulls = [table.c.value.is_(None), table.c.value_num.is_(None)]
+        # Numeric values in numeric order, then the others as text, then runs lacking it.
         columns = [table.c.value_num, table.c.value]
+    elif key.entity == "attribute":
+        columns = [RUNS.c[key.key]]
     else:
-        column = (
-            RUNS.c[key.key]
-            if key.entity == "attribute"
-            else (joins.table(key.entity, key.key).c.value)
-        )
-        # Runs lacking the key (NULL; for metrics also NaN) sort last in either direction.
-        nulls = [column.is_(None)]
-        columns = [column]
-    return nulls + [column.desc() if key.descending else column.asc() for column in columns]
+        # A NaN metric is NULL too, so it sorts with the runs that lack the metric.
+        columns = [joins.table(key.entity, key.key).c.value]
+    # NULLS LAST (not an "IS NULL" sort key) lets SQLite read a matching index in order and
+    # stop at the page's end instead of sorting every match.
+    return [(column.desc() if key.descending else column.asc()).nulls_last() for column in columns]
 
 
 def _query_digest(
