@@ -167,7 +167,12 @@ class MetadataStoreContract:
         store.log_metrics(run.id, [MetricPoint("loss", 0.9, 2, 2000)])
         history = store.metric_history(run.id, "loss")
         assert [(p.step, p.value) for p in history] == [
-            (0, 1.0), (1, 0.9), (2, 0.8), (2, 0.9), (3, 0.7), (4, 0.6)
+            (0, 1.0),
+            (1, 0.9),
+            (2, 0.8),
+            (2, 0.9),
+            (3, 0.7),
+            (4, 0.6),
         ]
         summaries = store.metric_summaries(run.id)
         loss = summaries["loss"]
@@ -186,7 +191,10 @@ class MetadataStoreContract:
         assert math.isnan(got[0]) and got[1:] == [math.inf, -math.inf, 1.5]
         summary = store.metric_summaries(run.id)["x"]
         assert (summary.min, summary.max, summary.latest, summary.count) == (
-            -math.inf, math.inf, 1.5, 4
+            -math.inf,
+            math.inf,
+            1.5,
+            4,
         )
         store.log_metrics(run.id, [MetricPoint("only_nan", math.nan, 0, 0)])
         nan_summary = store.metric_summaries(run.id)["only_nan"]
@@ -207,8 +215,9 @@ class MetadataStoreContract:
     def test_many_points_round_trip(self, store: MetadataStore) -> None:
         run = store.create_run("p")
         keys = ("loss", "acc", "lr", "grad/norm")
-        points = [MetricPoint(keys[i % 4], i * 0.5, i // 4, 1_700_000_000_000 + i)
-                  for i in range(100_000)]
+        points = [
+            MetricPoint(keys[i % 4], i * 0.5, i // 4, 1_700_000_000_000 + i) for i in range(100_000)
+        ]
         store.log_metrics(run.id, points[:50_000])
         store.log_metrics(run.id, points[50_000:])
         summaries = store.metric_summaries(run.id)
@@ -219,15 +228,22 @@ class MetadataStoreContract:
     # -- artifacts ----------------------------------------------------------------------
     def test_artifacts(self, store: MetadataStore) -> None:
         run = store.create_run("p")
-        first = store.log_artifact(Artifact(run.id, "model/weights.pt", BLOB, 10, "application/octet-stream", 5))
+        first = store.log_artifact(
+            Artifact(run.id, "model/weights.pt", BLOB, 10, "application/octet-stream", 5)
+        )
         assert first.created_at == 5 and first.blob_hash == BLOB
-        store.log_artifact(Artifact(run.id, "model/config.json", "cd" * 32, 2, "application/json", 6))
+        store.log_artifact(
+            Artifact(run.id, "model/config.json", "cd" * 32, 2, "application/json", 6)
+        )
         store.log_artifact(Artifact(run.id, "models.txt", "ef" * 32, 1, "text/plain", 7))
         assert [a.path for a in store.list_artifacts(run.id)] == [
-            "model/config.json", "model/weights.pt", "models.txt"
+            "model/config.json",
+            "model/weights.pt",
+            "models.txt",
         ]
         assert [a.path for a in store.list_artifacts(run.id, prefix="model")] == [
-            "model/config.json", "model/weights.pt"
+            "model/config.json",
+            "model/weights.pt",
         ]
         replaced = store.log_artifact(Artifact(run.id, "models.txt", BLOB, 10, "text/plain", 8))
         assert store.get_artifact(run.id, "models.txt") == replaced
@@ -256,7 +272,9 @@ class MetadataStoreContract:
         assert store.list_lineage("run", run.id, direction="upstream") == [stored]
         assert store.list_lineage("run", run.id, direction="downstream") == [out]
         assert store.list_lineage("run", run.id) == [stored, out]
-        assert store.list_lineage("dataset_version", "digits@v3", direction="downstream") == [stored]
+        assert store.list_lineage("dataset_version", "digits@v3", direction="downstream") == [
+            stored
+        ]
         with pytest.raises(InvalidInput):
             store.list_lineage("run", run.id, direction="sideways")
         with pytest.raises(InvalidInput):
@@ -317,8 +335,9 @@ class MetadataStoreContract:
         names = self._names
         assert names(store) == ["d", "c", "b", "a"]  # newest first
         assert sorted(names(store, filter="metrics.acc > 0.9")) == ["a", "c"]
-        assert names(store, filter="metrics.acc > 0.9 and params.opt = 'adam'",
-                     order_by=["metrics.acc DESC"]) == ["c", "a"]
+        assert names(
+            store, filter="metrics.acc > 0.9 and params.opt = 'adam'", order_by=["metrics.acc DESC"]
+        ) == ["c", "a"]
         assert sorted(names(store, filter="metrics.`train/loss` < 0.1")) == ["a", "c"]
         assert sorted(names(store, filter="params.lr >= 0.01")) == ["b", "c"]
         assert sorted(names(store, filter="params.lr = 'high'")) == ["d"]
@@ -327,8 +346,9 @@ class MetadataStoreContract:
         assert sorted(names(store, filter="name LIKE 'a%' or attr.name = \"b\"")) == ["a", "b"]
         assert sorted(names(store, filter="params.opt ILIKE 'ADA%'")) == ["a", "c", "d"]
         assert names(store, filter="status = 'running' and attributes.start_time <= 1000") == ["a"]
-        assert sorted(names(store, filter="(metrics.acc < 0.9 OR metrics.acc > 0.95) "
-                                          "and params.opt != 'sgd'")) == ["c"]
+        assert sorted(
+            names(store, filter="(metrics.acc < 0.9 OR metrics.acc > 0.95) and params.opt != 'sgd'")
+        ) == ["c"]
         all_runs = store.search_runs(filter="params.opt = 'adam'").runs
         assert {r.project for r in all_runs} == {"search"}
 
@@ -343,8 +363,7 @@ class MetadataStoreContract:
         seen: list[str] = []
         token = None
         while True:
-            page = store.search_runs(project="search", order_by=["name"], limit=3,
-                                     page_token=token)
+            page = store.search_runs(project="search", order_by=["name"], limit=3, page_token=token)
             seen += [r.name for r in page.runs]
             token = page.next_page_token
             if token is None:
@@ -356,8 +375,9 @@ class MetadataStoreContract:
         with pytest.raises(InvalidInput):
             store.search_runs(project="search", limit=2, page_token=page.next_page_token + "x")
         with pytest.raises(InvalidInput):
-            store.search_runs(project="search", filter="metrics.acc > 0",
-                              page_token=page.next_page_token)
+            store.search_runs(
+                project="search", filter="metrics.acc > 0", page_token=page.next_page_token
+            )
         with pytest.raises(InvalidInput):
             store.search_runs(page_token="not-a-token")
 

@@ -6,7 +6,7 @@ import math
 import secrets
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, and_, delete, or_, select, update
 
@@ -132,7 +132,8 @@ def load_runs(conn: Connection, rows: Sequence[Any]) -> list[Run]:
             LATEST.c.max_value,
             LATEST.c.count,
         ).where(LATEST.c.run_id.in_(chunk))
-        for run_id, key, value, step, timestamp, low, high, count in conn.execute(query).all():
+        for row in conn.execute(query).all():
+            run_id, key, value, step, timestamp, low, high, count = cast("tuple[Any, ...]", row)
             metrics[run_id][key] = MetricSummary(
                 key,
                 nan if value is None else value,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
+
+from sqlalchemy import Table
 
 from stackml.store.entities import (
     ApiToken,
@@ -18,18 +20,18 @@ from stackml.store.entities import (
 )
 from stackml.store.sql import models
 
-PROJECTS = models.ProjectRow.__table__
-EXPERIMENTS = models.ExperimentRow.__table__
-EXPERIMENT_TAGS = models.ExperimentTagRow.__table__
-RUNS = models.RunRow.__table__
-PARAMS = models.ParamRow.__table__
-TAGS = models.TagRow.__table__
-METRICS = models.MetricRow.__table__
-LATEST = models.LatestMetricRow.__table__
-ARTIFACTS = models.ArtifactRow.__table__
-EDGES = models.LineageEdgeRow.__table__
-USERS = models.UserRow.__table__
-TOKENS = models.ApiTokenRow.__table__
+PROJECTS: Table = cast(Table, models.ProjectRow.__table__)
+EXPERIMENTS: Table = cast(Table, models.ExperimentRow.__table__)
+EXPERIMENT_TAGS: Table = cast(Table, models.ExperimentTagRow.__table__)
+RUNS: Table = cast(Table, models.RunRow.__table__)
+PARAMS: Table = cast(Table, models.ParamRow.__table__)
+TAGS: Table = cast(Table, models.TagRow.__table__)
+METRICS: Table = cast(Table, models.MetricRow.__table__)
+LATEST: Table = cast(Table, models.LatestMetricRow.__table__)
+ARTIFACTS: Table = cast(Table, models.ArtifactRow.__table__)
+EDGES: Table = cast(Table, models.LineageEdgeRow.__table__)
+USERS: Table = cast(Table, models.UserRow.__table__)
+TOKENS: Table = cast(Table, models.ApiTokenRow.__table__)
 
 
 def nan_if_null(value: float | None) -> float:
