@@ -49,8 +49,12 @@ def stage_stackml(steps: int) -> dict[str, float]:
     elapsed = time.perf_counter() - start
     run.finish()
     stored = len(stackml.metric_history(run.id, KEYS[-1])) * len(KEYS)
-    return {"points": steps * len(KEYS), "stored": stored, "seconds": elapsed,
-            "peak_rss_mb": _peak_rss_mb()}
+    return {
+        "points": steps * len(KEYS),
+        "stored": stored,
+        "seconds": elapsed,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
 
 
 def stage_mlflow(steps: int, mode: str) -> dict[str, float]:
@@ -97,9 +101,19 @@ def _start_server(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     stackml_bin = Path(sys.executable).with_name("stackml")
     proc = subprocess.Popen(
-        [str(stackml_bin), "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store", str(workdir / "server-store")],
-        cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(stackml_bin),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store",
+            str(workdir / "server-store"),
+        ],
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -122,8 +136,11 @@ def search_stackml(n_runs: int, workdir: Path) -> float:
     for i in range(n_runs):
         run = meta.create_run("search", params={"opt": "adam" if i % 2 else "sgd", "lr": str(i)})
         meta.log_metrics(run.id, [MetricPoint("acc", (i % 1000) / 1000, 0, 0)])
-    return _time_best(lambda: meta.search_runs(
-        project="search", filter=SEARCH_FILTER, order_by=["metrics.acc DESC"], limit=100))
+    return _time_best(
+        lambda: meta.search_runs(
+            project="search", filter=SEARCH_FILTER, order_by=["metrics.acc DESC"], limit=100
+        )
+    )
 
 
 def search_mlflow(n_runs: int, workdir: Path) -> float:
@@ -140,8 +157,11 @@ def search_mlflow(n_runs: int, workdir: Path) -> float:
             metrics=[Metric("acc", (i % 1000) / 1000, 0, 0)],
             params=[Param("opt", "adam" if i % 2 else "sgd"), Param("lr", str(i))],
         )
-    return _time_best(lambda: client.search_runs(
-        [exp], filter_string=SEARCH_FILTER, order_by=["metrics.acc DESC"], max_results=100))
+    return _time_best(
+        lambda: client.search_runs(
+            [exp], filter_string=SEARCH_FILTER, order_by=["metrics.acc DESC"], max_results=100
+        )
+    )
 
 
 def _time_best(fn, repeat: int = 5) -> float:  # type: ignore[no-untyped-def]
@@ -182,27 +202,37 @@ def main() -> None:
         server.wait(10)
 
     mlflow_env = {**env, "MLFLOW_ALLOW_FILE_STORE": "true"}
-    mlflow_sync = _run_stage(["--stage", "mlflow:sync", "--steps", str(args.mlflow_steps)], mlflow_env)
-    mlflow_async = _run_stage(["--stage", "mlflow:async", "--steps", str(args.mlflow_steps)], mlflow_env)
+    mlflow_sync = _run_stage(
+        ["--stage", "mlflow:sync", "--steps", str(args.mlflow_steps)], mlflow_env
+    )
+    mlflow_async = _run_stage(
+        ["--stage", "mlflow:async", "--steps", str(args.mlflow_steps)], mlflow_env
+    )
 
     def rate(result: dict[str, float]) -> float:
         return result["points"] / result["seconds"]
 
     peer = max(rate(mlflow_sync), rate(mlflow_async))
     rows = [
-        ("stackml embedded", embedded), ("stackml via server", remote),
-        ("mlflow sqlite (sync)", mlflow_sync), ("mlflow sqlite (async)", mlflow_async),
+        ("stackml embedded", embedded),
+        ("stackml via server", remote),
+        ("mlflow sqlite (sync)", mlflow_sync),
+        ("mlflow sqlite (async)", mlflow_async),
     ]
     print(f"{'logging':<24}{'points':>10}{'points/s':>14}{'peak RSS MB':>14}")
     for label, result in rows:
-        print(f"{label:<24}{int(result['points']):>10}{rate(result):>14,.0f}{result['peak_rss_mb']:>14.0f}")
+        print(
+            f"{label:<24}{int(result['points']):>10}{rate(result):>14,.0f}{result['peak_rss_mb']:>14.0f}"
+        )
     for label, result in rows[:2]:
         if result.get("stored") != result["points"]:
             print(f"WARNING: {label} stored {result.get('stored')} of {result['points']} points")
 
     ours = search_stackml(args.runs, workdir)
     theirs = search_mlflow(args.runs, workdir)
-    print(f"search over {args.runs} runs: stackml {ours * 1000:.1f} ms, mlflow {theirs * 1000:.1f} ms")
+    print(
+        f"search over {args.runs} runs: stackml {ours * 1000:.1f} ms, mlflow {theirs * 1000:.1f} ms"
+    )
     print(
         f"ratios: embedded/mlflow {rate(embedded) / peer:.0f}x, server/mlflow "
         f"{rate(remote) / peer:.0f}x, search mlflow/stackml {theirs / ours:.1f}x, "

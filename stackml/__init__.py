@@ -49,6 +49,7 @@ def __getattr__(name: str) -> object:
         return getattr(tracking, name)
     raise AttributeError(f"module 'stackml' has no attribute {name!r}")
 
+
 __all__ = [
     "ActiveRun",
     "AlreadyExists",

@@ -26,6 +26,7 @@ from stackml.store.entities import (
     Artifact,
     Experiment,
     LineageEdge,
+    MetricColumns,
     MetricPoint,
     MetricSummary,
     Project,
@@ -156,6 +157,16 @@ class MetadataStore(abc.ABC):
     @abc.abstractmethod
     def log_metrics(self, run_id: str, points: Sequence[MetricPoint]) -> None:
         """Append metric points in one bulk write and update the per-key summaries."""
+
+    def log_metric_columns(self, run_id: str, columns: Mapping[str, MetricColumns]) -> None:
+        """Append points given per key as parallel columns, in one bulk write.
+
+        The fast path of the background metric writer. The default expands the columns into
+        points and calls :meth:`log_metrics`; stores override it to skip that step.
+        """
+        points = [p for key, cols in columns.items() for p in cols.points(key)]
+        if points:
+            self.log_metrics(run_id, points)
 
     @abc.abstractmethod
     def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:

@@ -7,6 +7,7 @@ Times are integer milliseconds since the epoch (UTC).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -53,6 +54,59 @@ class MetricPoint:
     value: float
     step: int
     timestamp: int
+
+
+@dataclass(frozen=True)
+class MetricColumns:
+    """The points of one metric key as parallel columns: the bulk logging format.
+
+    Writing columns skips building one object per point, which matters at a million
+    points per second.
+    """
+
+    steps: Sequence[int]
+    timestamps: Sequence[int]
+    values: Sequence[float]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @classmethod
+    def group(cls, points: Iterable[MetricPoint]) -> dict[str, MetricColumns]:
+        """Group points by key, keeping their order within each key."""
+        points = list(points)
+        return cls.from_flat(
+            [p.key for p in points],
+            [p.step for p in points],
+            [p.timestamp for p in points],
+            [p.value for p in points],
+        )
+
+    @classmethod
+    def from_flat(
+        cls,
+        keys: Sequence[str],
+        steps: Sequence[int],
+        timestamps: Sequence[int],
+        values: Sequence[float],
+    ) -> dict[str, MetricColumns]:
+        """Group four parallel columns (one entry per point) by key, keeping their order."""
+        columns: dict[str, tuple[list[int], list[int], list[float]]] = {}
+        for key, step, stamp, value in zip(keys, steps, timestamps, values, strict=True):
+            cols = columns.get(key)
+            if cols is None:
+                cols = columns[key] = ([], [], [])
+            cols[0].append(step)
+            cols[1].append(stamp)
+            cols[2].append(value)
+        return {key: cls(*cols) for key, cols in columns.items()}
+
+    def points(self, key: str) -> list[MetricPoint]:
+        """These columns as points of metric ``key``."""
+        return [
+            MetricPoint(key, value, step, stamp)
+            for step, stamp, value in zip(self.steps, self.timestamps, self.values, strict=True)
+        ]
 
 
 @dataclass(frozen=True)

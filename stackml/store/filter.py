@@ -19,6 +19,8 @@ Grammar (keywords are case-insensitive; ``and`` binds tighter than ``or``)::
     op         := = | == | != | <> | < | <= | > | >= | like | ilike
     value      := number | 'single quoted' | "double quoted"
 
+Comparing a param with a number compares numerically and matches only params whose value
+spells a number; metric comparisons need numbers and tag comparisons need quoted strings.
 Attributes are ``id`` (or ``run_id``), ``name``, ``status``, ``user``, ``start_time``,
 ``end_time``, ``experiment_id``, ``project`` and ``parent_id``. The parser only builds data:
 the SQL store compiles the AST with bound parameters, so nothing typed here becomes SQL text.

@@ -21,6 +21,7 @@ from stackml.store.entities import (
     Artifact,
     Experiment,
     LineageEdge,
+    MetricColumns,
     MetricPoint,
     MetricSummary,
     Project,
@@ -278,16 +279,44 @@ class RestMetadataStore(MetadataStore):
         self.http.call("DELETE", f"/runs/{_seg(run_id)}/tags", params={"key": key})
 
     def log_metrics(self, run_id: str, points: Sequence[MetricPoint]) -> None:
+        self._post_metrics(
+            run_id,
+            [p.key for p in points],
+            [p.value for p in points],
+            [p.step for p in points],
+            [p.timestamp for p in points],
+        )
+
+    def log_metric_columns(self, run_id: str, columns: Mapping[str, MetricColumns]) -> None:
+        keys: list[str] = []
+        values: list[float] = []
+        steps: list[int] = []
+        stamps: list[int] = []
+        for key, cols in columns.items():
+            keys += [key] * len(cols)
+            values += cols.values
+            steps += cols.steps
+            stamps += cols.timestamps
+        self._post_metrics(run_id, keys, values, steps, stamps)
+
+    def _post_metrics(
+        self,
+        run_id: str,
+        keys: list[str],
+        values: list[float],
+        steps: list[int],
+        stamps: list[int],
+    ) -> None:
         path = f"/runs/{_seg(run_id)}/metrics"
         batch = METRIC_BATCH
         start = 0
-        while start < len(points):
-            chunk = points[start : start + batch]
+        while start < len(keys):
+            end = start + batch
             body = {
-                "keys": [p.key for p in chunk],
-                "values": _wire_values([p.value for p in chunk]),
-                "steps": [p.step for p in chunk],
-                "timestamps": [p.timestamp for p in chunk],
+                "keys": keys[start:end],
+                "values": _wire_values(values[start:end]),
+                "steps": steps[start:end],
+                "timestamps": stamps[start:end],
             }
             # Compact, strict JSON encoded once here: this is the hot path of training loops.
             try:
@@ -297,11 +326,11 @@ class RestMetadataStore(MetadataStore):
             try:
                 self.http.call("POST", path, content=content, headers=_JSON)
             except PayloadTooLarge:
-                if len(chunk) == 1:
+                if len(body["keys"]) == 1:
                     raise
-                batch = max(1, len(chunk) // 2)  # the server's body limit is lower: split
+                batch = max(1, len(body["keys"]) // 2)  # the server's body limit is lower: split
                 continue
-            start += len(chunk)
+            start += len(body["keys"])
 
     def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         answer = self.http.call("GET", f"/runs/{_seg(run_id)}/metrics/history", params={"key": key})

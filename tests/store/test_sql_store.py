@@ -68,17 +68,26 @@ def test_unsupported_and_unreachable_databases() -> None:
         SqlMetadataStore("postgresql+psycopg://nobody@127.0.0.1:1/none")
 
 
-def test_metric_rows_hold_no_nan(tmp_path: Path) -> None:
+def test_a_batch_is_stored_as_one_packed_chunk_per_key(tmp_path: Path) -> None:
     import math
 
     from stackml.store.entities import MetricPoint
 
     store = SqlMetadataStore(f"sqlite:///{tmp_path / 'x.db'}")
     run = store.create_run("p")
-    store.log_metrics(run.id, [MetricPoint("x", math.nan, 0, 0)])
+    points = [MetricPoint(k, float(i), i, 1000 + i) for i in range(500) for k in ("a", "b")]
+    points.append(MetricPoint("a", math.nan, 500, 2000))
+    store.log_metrics(run.id, points)
     with store._db.engine.connect() as conn:
-        row = conn.execute(text("SELECT value, is_nan FROM metrics")).one()
-    assert row.value is None and row.is_nan
+        rows = conn.execute(
+            text("SELECT key, count, first_step, last_step FROM metric_chunks ORDER BY key")
+        ).all()
+    assert [tuple(r) for r in rows] == [("a", 501, 0, 500), ("b", 500, 0, 499)]
+    history = store.metric_history(run.id, "a")
+    assert [p.step for p in history] == list(range(501))
+    assert math.isnan(history[-1].value) and history[10].value == 10.0
+    summary = store.metric_summaries(run.id)["a"]
+    assert math.isnan(summary.latest) and summary.max == 499.0 and summary.count == 501
     store.close()
 
 
@@ -127,4 +136,57 @@ def test_fuzzed_filters_never_reach_sql_as_errors(tmp_path: Path) -> None:
             store.search_runs(filter=" ".join(parts), order_by=["params.lr DESC"])
 
     check()
+    store.close()
+
+
+def test_waits_for_another_writer_instead_of_failing(tmp_path: Path) -> None:
+    import sqlite3
+    import threading
+
+    path = tmp_path / "locked.db"
+    store = SqlMetadataStore(f"sqlite:///{path}")
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # another process holding the write lock
+    release = threading.Timer(1.0, lambda: other.execute("COMMIT"))
+    release.start()
+    try:
+        run = store.create_run("p")  # blocks until the other writer commits
+        assert store.get_run(run.id).id == run.id
+    finally:
+        release.join()
+        other.close()
+        store.close()
+
+
+def test_transient_errors_are_retried_then_translated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from sqlalchemy import exc
+
+    from stackml.store.sql import engine
+
+    monkeypatch.setattr(engine, "_BACKOFF_START_S", 0.001)
+    monkeypatch.setattr(engine, "_BACKOFF_CAP_S", 0.001)
+    store = SqlMetadataStore(f"sqlite:///{tmp_path / 'x.db'}")
+    locked = exc.OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))
+    attempts: list[int] = []
+
+    def flaky(conn: object) -> str:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise locked
+        return "done"
+
+    assert store._db.transact(flaky, write=True, what="test") == "done"
+    assert len(attempts) == 3
+
+    def always_locked(conn: object) -> None:
+        raise locked
+
+    with pytest.raises(StoreUnavailable) as info:
+        store._db.transact(always_locked, write=True, what="test")
+    assert "database is locked" not in str(info.value)
+    assert isinstance(info.value.__cause__, exc.OperationalError)
     store.close()

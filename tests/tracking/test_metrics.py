@@ -6,13 +6,14 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pytest
 
 import stackml
 from stackml.errors import InvalidInput, NotFound, StackmlError, StoreUnavailable
 from stackml.store import MetricPoint
+from stackml.store.entities import MetricColumns
 from stackml.tracking.writer import MetricWriter
 
 
@@ -109,6 +110,9 @@ class RecordingStore:
         self.writer: MetricWriter | None = None
         self.max_backlog = 0
         self.lock = threading.Lock()
+
+    def log_metric_columns(self, run_id: str, columns: Mapping[str, MetricColumns]) -> None:
+        self.log_metrics(run_id, [p for key, cols in columns.items() for p in cols.points(key)])
 
     def log_metrics(self, run_id: str, points: Sequence[MetricPoint]) -> None:
         with self.lock:

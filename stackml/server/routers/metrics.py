@@ -19,7 +19,7 @@ from stackml.server.schemas import (
     encode_float,
 )
 from stackml.store.base import MetadataStore
-from stackml.store.entities import MetricPoint
+from stackml.store.entities import MetricColumns
 
 router = APIRouter(
     prefix=f"{API_PREFIX}/runs/{{run_id}}/metrics",
@@ -60,13 +60,8 @@ async def log_metrics(
 
 
 def _write(store: MetadataStore, run_id: str, body: MetricBatch) -> None:
-    points = [
-        MetricPoint(key, float(value), step, ts)
-        for key, value, step, ts in zip(
-            body.keys, body.values, body.steps, body.timestamps, strict=True
-        )
-    ]
-    store.log_metrics(run_id, points)
+    columns = MetricColumns.from_flat(body.keys, body.steps, body.timestamps, body.values)
+    store.log_metric_columns(run_id, columns)
 
 
 @router.get("", response_model=dict[str, MetricSummaryOut])

@@ -18,6 +18,7 @@ from stackml.store.sql.snapshots import TOKENS, USERS
 
 TOKEN_PREFIX = "sml_"
 MAX_SECRET_LENGTH = 256
+LAST_USED_RESOLUTION_MS = 60_000
 
 
 def digest(secret: str) -> str:
@@ -85,5 +86,8 @@ def authenticate(conn: Connection, secret: str) -> User | None:
     # The lookup is by digest, never by secret; compare in constant time all the same.
     if row is None or not hmac.compare_digest(row.token_sha256, presented) or row.revoked:
         return None
-    conn.execute(update(TOKENS).where(TOKENS.c.id == row.id).values(last_used_at=now_ms()))
+    now = now_ms()
+    # Coarse last-use times spare a write on every request of a busy client.
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION_MS:
+        conn.execute(update(TOKENS).where(TOKENS.c.id == row.id).values(last_used_at=now))
     return get_user(conn, row.user)

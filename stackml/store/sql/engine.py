@@ -11,8 +11,10 @@ leaves this module untranslated: callers see :mod:`stackml.errors` types only.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -142,6 +144,8 @@ class Database:
         self.url = normalize_url(url)
         self.engine = create_store_engine(url)
         self.dialect = self.engine.dialect.name
+        # An in-memory SQLite database is one shared connection: take turns using it.
+        self._turns = threading.Lock() if is_memory_sqlite(self.url) else contextlib.nullcontext()
 
     def transact(self, work: Callable[[Connection], T], *, write: bool, what: str) -> T:
         """Run ``work(conn)`` in one transaction, retrying transient failures.
@@ -152,7 +156,7 @@ class Database:
         delay = _BACKOFF_START_S
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                with self.engine.connect() as conn:
+                with self._turns, self.engine.connect() as conn:
                     if write:
                         conn.execution_options(**{_WRITE_OPTION: True})
                     with conn.begin():

@@ -1,32 +1,31 @@
 """Metric points and their per-key summaries: the store's hot write path.
 
-``log_metrics`` inserts a whole batch with one DBAPI ``executemany`` (SQLite) or one ``COPY``
-(PostgreSQL), then upserts one ``latest_metrics`` row per key in the same transaction. The
-batch's per-key aggregates are folded in Python first, so the summary upsert touches a
-handful of rows however large the batch is.
+A batch is grouped by key and each key's points are packed into one ``metric_chunks`` row
+(little-endian int64 steps and timestamps, float64 values), so writing 50,000 points over 10
+keys inserts 10 rows. The per-key aggregates are folded in the same pass and upserted into
+``latest_metrics`` in the same transaction, so summaries never disagree with the history.
+Reading a history concatenates its chunks and orders the points by step, then timestamp,
+then write order.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, and_, case, or_, select
+import numpy as np
+from sqlalchemy import Connection, and_, case, insert, or_, select
 
 from stackml.errors import InvalidInput
-from stackml.store.entities import MetricPoint, MetricSummary
+from stackml.store.entities import MetricColumns, MetricPoint, MetricSummary
 from stackml.store.sql import inputs, snapshots
 from stackml.store.sql.engine import dialect_insert
-from stackml.store.sql.snapshots import LATEST, METRICS
+from stackml.store.sql.snapshots import CHUNKS, LATEST
 
-_SQLITE_INSERT = (
-    "INSERT INTO metrics (run_id, key, step, timestamp, value, is_nan) VALUES (?, ?, ?, ?, ?, ?)"
-)
-_PG_COPY = "COPY metrics (run_id, key, step, timestamp, value, is_nan) FROM STDIN (FORMAT BINARY)"
-_PG_TYPES = ["varchar", "varchar", "int8", "int8", "float8", "bool"]
-
-Row = tuple[str, str, int, int, "float | None", bool]
+_INT = np.dtype("<i8")
+_FLOAT = np.dtype("<f8")
 
 
 @dataclass
@@ -41,51 +40,42 @@ class _KeyFold:
     count: int
 
 
-def _prepare(run_id: str, points: Sequence[MetricPoint]) -> tuple[list[Row], dict[str, _KeyFold]]:
-    rows: list[Row] = []
-    append = rows.append
-    folds: dict[str, _KeyFold] = {}
+def _pack(run_id: str, key: str, cols: MetricColumns) -> tuple[dict[str, Any], _KeyFold]:
     try:
-        for point in points:
-            key = point.key
-            value = float(point.value)
-            step = int(point.step)
-            timestamp = int(point.timestamp)
-            finite_or_inf: float | None = None if value != value else value
-            append((run_id, key, step, timestamp, finite_or_inf, finite_or_inf is None))
-            fold = folds.get(key)
-            if fold is None:
-                folds[key] = _KeyFold(
-                    step, timestamp, finite_or_inf, finite_or_inf, finite_or_inf, 1
-                )
-                continue
-            fold.count += 1
-            if step > fold.step or (step == fold.step and timestamp >= fold.timestamp):
-                fold.step, fold.timestamp, fold.value = step, timestamp, finite_or_inf
-            if finite_or_inf is not None:
-                if fold.min is None or finite_or_inf < fold.min:
-                    fold.min = finite_or_inf
-                if fold.max is None or finite_or_inf > fold.max:
-                    fold.max = finite_or_inf
-    except (TypeError, ValueError, AttributeError, OverflowError) as error:
+        steps = np.asarray(cols.steps, dtype=_INT)
+        stamps = np.asarray(cols.timestamps, dtype=_INT)
+        values = np.asarray(cols.values, dtype=_FLOAT)
+    except (TypeError, ValueError, OverflowError) as error:
         raise InvalidInput(
-            f"metric points need a key, a numeric value and integer step and timestamp: {error}"
+            f"metric {key!r}: values must be numbers and steps and timestamps integers ({error})"
         ) from error
-    for key in folds:
-        inputs.key(key, what="metric key")
-    return rows, folds
-
-
-def _insert_points(conn: Connection, rows: list[Row]) -> None:
-    if conn.dialect.name == "postgresql":
-        driver_conn = conn.connection.driver_connection
-        assert driver_conn is not None
-        with driver_conn.cursor() as cursor, cursor.copy(_PG_COPY) as copy:
-            copy.set_types(_PG_TYPES)
-            for row in rows:
-                copy.write_row(row)
-        return
-    conn.exec_driver_sql(_SQLITE_INSERT, rows)
+    if steps.ndim != 1 or values.ndim != 1 or not len(steps) == len(stamps) == len(values):
+        raise InvalidInput(f"metric {key!r}: steps, timestamps and values must be equally long")
+    if not len(values):
+        raise InvalidInput(f"metric {key!r}: no points given")
+    # The latest point: highest step, then highest timestamp, then the last written.
+    last = int(np.lexsort((np.arange(len(steps)), stamps, steps))[-1])
+    finite_or_inf = values[~np.isnan(values)]
+    latest = float(values[last])
+    fold = _KeyFold(
+        step=int(steps[last]),
+        timestamp=int(stamps[last]),
+        value=None if math.isnan(latest) else latest,
+        min=float(finite_or_inf.min()) if finite_or_inf.size else None,
+        max=float(finite_or_inf.max()) if finite_or_inf.size else None,
+        count=len(values),
+    )
+    row = {
+        "run_id": run_id,
+        "key": key,
+        "count": len(values),
+        "first_step": int(steps.min()),
+        "last_step": int(steps.max()),
+        "steps": steps.tobytes(),
+        "timestamps": stamps.tobytes(),
+        "values": values.tobytes(),
+    }
+    return row, fold
 
 
 def _upsert_summaries(conn: Connection, run_id: str, folds: dict[str, _KeyFold]) -> None:
@@ -138,28 +128,56 @@ def _upsert_summaries(conn: Connection, run_id: str, folds: dict[str, _KeyFold])
     )
 
 
-def prepare(run_id: str, points: Sequence[MetricPoint]) -> tuple[list[Row], dict[str, _KeyFold]]:
-    """Validate points and fold their summaries (done before the transaction starts)."""
-    return _prepare(run_id, points)
+def group(points: Sequence[MetricPoint]) -> dict[str, MetricColumns]:
+    """Points grouped by key into columns."""
+    try:
+        return MetricColumns.group(points)
+    except AttributeError as error:
+        raise InvalidInput(f"points must be MetricPoint objects: {error}") from error
 
 
-def write(conn: Connection, run_id: str, rows: list[Row], folds: dict[str, _KeyFold]) -> None:
-    """Insert prepared points and update the summaries, inside the caller's transaction."""
+def prepare(
+    run_id: str, columns: Mapping[str, MetricColumns]
+) -> tuple[list[dict[str, Any]], dict[str, _KeyFold]]:
+    """Validate and pack columns, and fold their summaries (before the transaction)."""
+    rows: list[dict[str, Any]] = []
+    folds: dict[str, _KeyFold] = {}
+    for key, cols in columns.items():
+        inputs.key(key, what="metric key")
+        row, fold = _pack(run_id, key, cols)
+        rows.append(row)
+        folds[key] = fold
+    return rows, folds
+
+
+def write(
+    conn: Connection, run_id: str, rows: list[dict[str, Any]], folds: dict[str, _KeyFold]
+) -> None:
+    """Insert packed chunks and update the summaries, inside the caller's transaction."""
     if rows:
-        _insert_points(conn, rows)
+        conn.execute(insert(CHUNKS), rows)
         _upsert_summaries(conn, run_id, folds)
 
 
 def metric_history(conn: Connection, run_id: str, key: str) -> list[MetricPoint]:
+    """Every point of one metric, ordered by step, then timestamp, then write order."""
     query = (
-        select(METRICS.c.step, METRICS.c.timestamp, METRICS.c.value, METRICS.c.is_nan)
-        .where(METRICS.c.run_id == run_id, METRICS.c.key == key)
-        .order_by(METRICS.c.step, METRICS.c.timestamp, METRICS.c.id)
+        select(CHUNKS.c.steps, CHUNKS.c.timestamps, CHUNKS.c["values"])
+        .where(CHUNKS.c.run_id == run_id, CHUNKS.c.key == key)
+        .order_by(CHUNKS.c.id)
     )
-    nan = math.nan
+    chunks = conn.execute(query).all()
+    if not chunks:
+        return []
+    steps = np.concatenate([np.frombuffer(c[0], dtype=_INT) for c in chunks])
+    stamps = np.concatenate([np.frombuffer(c[1], dtype=_INT) for c in chunks])
+    values = np.concatenate([np.frombuffer(c[2], dtype=_FLOAT) for c in chunks])
+    order = np.lexsort((stamps, steps))  # stable: equal (step, timestamp) keep write order
     return [
-        MetricPoint(key, nan if is_nan or value is None else value, step, timestamp)
-        for step, timestamp, value, is_nan in conn.execute(query)
+        MetricPoint(key, value, step, stamp)
+        for step, stamp, value in zip(
+            steps[order].tolist(), stamps[order].tolist(), values[order].tolist(), strict=True
+        )
     ]
 
 

@@ -3,10 +3,13 @@
 Rows stay inside :mod:`stackml.store.sql`; callers get the frozen snapshots of
 :mod:`stackml.store.entities`. Times are integer milliseconds since the epoch.
 
-NaN is not a value SQLite can keep (it stores NULL instead), so every float column that may
-hold NaN is nullable and NULL means NaN: ``metrics.value`` carries an explicit ``is_nan`` flag,
-and in ``latest_metrics`` a NULL ``value``/``min_value``/``max_value`` reads back as NaN.
-Infinities are stored as they are on both SQLite and PostgreSQL.
+Metric history is stored in columnar chunks: one ``metric_chunks`` row per metric key per
+written batch, holding packed little-endian arrays of steps, timestamps and values. A batch of
+50,000 points over 10 keys is 10 rows, not 50,000, which keeps the hot write path far from
+the database's per-row costs; NaN and infinities are kept exactly inside the packed floats.
+
+NaN is not a value SQLite can keep in a REAL column (it stores NULL instead), so in
+``latest_metrics`` a NULL ``value``/``min_value``/``max_value`` reads back as NaN.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -123,20 +127,21 @@ class TagRow(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
-class MetricRow(Base):
-    __tablename__ = "metrics"
-    __table_args__ = (Index("ix_metrics_run_key_step", "run_id", "key", "step"),)
+class MetricChunkRow(Base):
+    __tablename__ = "metric_chunks"
+    __table_args__ = (Index("ix_metric_chunks_run_key", "run_id", "key", "id"),)
 
     id: Mapped[int] = mapped_column(SERIAL, primary_key=True, autoincrement=True)
-    # No foreign key on purpose: a per-row parent check (a trigger query on PostgreSQL) would
-    # cost more than the insert itself on this hot path. The writer checks the run inside its
-    # transaction (holding a share lock on PostgreSQL) and deleting a run deletes its points.
+    # No foreign key on purpose, as for every hot-path row: the writer checks the run inside its
+    # transaction (holding a share lock on PostgreSQL) and deleting a run deletes its chunks.
     run_id: Mapped[str] = mapped_column(ID)
     key: Mapped[str] = mapped_column(KEY)
-    step: Mapped[int] = mapped_column(BigInteger)
-    timestamp: Mapped[int] = mapped_column(BigInteger)
-    value: Mapped[float | None] = mapped_column(Double, nullable=True)
-    is_nan: Mapped[bool] = mapped_column(Boolean, default=False)
+    count: Mapped[int] = mapped_column(Integer)
+    first_step: Mapped[int] = mapped_column(BigInteger)
+    last_step: Mapped[int] = mapped_column(BigInteger)
+    steps: Mapped[bytes] = mapped_column(LargeBinary)  # int64, little-endian
+    timestamps: Mapped[bytes] = mapped_column(LargeBinary)  # int64, little-endian
+    values: Mapped[bytes] = mapped_column(LargeBinary)  # float64, little-endian
 
 
 class LatestMetricRow(Base):

@@ -16,7 +16,7 @@ from stackml.store.entities import MetricSummary, Run, RunStatus
 from stackml.store.sql import inputs
 from stackml.store.sql.engine import dialect_insert
 from stackml.store.sql.projects import ensure_experiment
-from stackml.store.sql.snapshots import EDGES, LATEST, METRICS, PARAMS, RUNS, TAGS
+from stackml.store.sql.snapshots import CHUNKS, EDGES, LATEST, PARAMS, RUNS, TAGS
 
 _ADJECTIVES = (
     "amber",
@@ -233,7 +233,7 @@ def delete_run(conn: Connection, run_id: str) -> None:
             )
         )
     )
-    conn.execute(delete(METRICS).where(METRICS.c.run_id == run_id))
+    conn.execute(delete(CHUNKS).where(CHUNKS.c.run_id == run_id))
     # Params, tags, summaries and artifact records go with the run (ON DELETE CASCADE).
     conn.execute(delete(RUNS).where(RUNS.c.id == run_id))
 

@@ -23,6 +23,7 @@ from stackml.store.entities import (
     Artifact,
     Experiment,
     LineageEdge,
+    MetricColumns,
     MetricPoint,
     MetricSummary,
     Project,
@@ -246,8 +247,14 @@ class SqlMetadataStore(MetadataStore):
         run_id = inputs.identifier(run_id)
         if isinstance(points, (str, bytes)):
             raise InvalidInput("points must be a sequence of MetricPoint")
+        self.log_metric_columns(run_id, metrics.group(points))
+
+    def log_metric_columns(self, run_id: str, columns: Mapping[str, MetricColumns]) -> None:
+        run_id = inputs.identifier(run_id)
         # Validate and fold outside the transaction: the write lock is held only to write.
-        rows, folds = metrics.prepare(run_id, points)
+        rows, folds = metrics.prepare(run_id, columns)
+        if not rows:
+            return
 
         def work(conn: Connection) -> None:
             runs.require_run(conn, run_id, share_lock=True)

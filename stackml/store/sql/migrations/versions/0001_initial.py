@@ -178,7 +178,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_latest_metrics_key_value", "latest_metrics", ["key", "value"], unique=False)
     op.create_table(
-        "metrics",
+        "metric_chunks",
         sa.Column(
             "id",
             sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
@@ -187,13 +187,17 @@ def upgrade() -> None:
         ),
         sa.Column("run_id", sa.String(length=32), nullable=False),
         sa.Column("key", sa.String(length=250), nullable=False),
-        sa.Column("step", sa.BigInteger(), nullable=False),
-        sa.Column("timestamp", sa.BigInteger(), nullable=False),
-        sa.Column("value", sa.Double(), nullable=True),
-        sa.Column("is_nan", sa.Boolean(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_metrics")),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("first_step", sa.BigInteger(), nullable=False),
+        sa.Column("last_step", sa.BigInteger(), nullable=False),
+        sa.Column("steps", sa.LargeBinary(), nullable=False),
+        sa.Column("timestamps", sa.LargeBinary(), nullable=False),
+        sa.Column("values", sa.LargeBinary(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_metric_chunks")),
     )
-    op.create_index("ix_metrics_run_key_step", "metrics", ["run_id", "key", "step"], unique=False)
+    op.create_index(
+        "ix_metric_chunks_run_key", "metric_chunks", ["run_id", "key", "id"], unique=False
+    )
     op.create_table(
         "params",
         sa.Column("run_id", sa.String(length=32), nullable=False),
@@ -220,8 +224,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("tags")
     op.drop_table("params")
-    op.drop_index("ix_metrics_run_key_step", table_name="metrics")
-    op.drop_table("metrics")
+    op.drop_index("ix_metric_chunks_run_key", table_name="metric_chunks")
+    op.drop_table("metric_chunks")
     op.drop_index("ix_latest_metrics_key_value", table_name="latest_metrics")
     op.drop_table("latest_metrics")
     op.drop_index("ix_artifacts_blob_hash", table_name="artifacts")
