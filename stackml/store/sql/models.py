@@ -221,3 +221,8 @@ class ApiTokenRow(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     last_used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# Each capability keeps its rows in its own module; importing them here registers their tables
+# on Base.metadata, which migrations and the schema checks compare against.
+from stackml.store.sql import models_compute, models_datasets  # noqa: E402,F401
