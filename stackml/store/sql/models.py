@@ -225,4 +225,8 @@ class ApiTokenRow(Base):
 
 # Each capability keeps its rows in its own module; importing them here registers their tables
 # on Base.metadata, which migrations and the schema checks compare against.
-from stackml.store.sql import models_compute, models_datasets  # noqa: E402,F401
+from stackml.store.sql import (  # noqa: E402,F401
+    models_compute,
+    models_datasets,
+    models_training,
+)
