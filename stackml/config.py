@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     metric_queue_size: int = 1_000_000
     #: Seconds the exit hook waits for queued metrics before reporting what was not written.
     exit_flush_timeout: float = 30.0
+    #: Extra ``Host`` names the server answers besides loopback ones (comma-separated; ``*``
+    #: allows any). Refusing other names defends a localhost server against DNS rebinding.
+    allowed_hosts: str = ""
 
 
 def get_settings() -> Settings:

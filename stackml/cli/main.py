@@ -14,7 +14,18 @@ import typer
 from typer.core import TyperGroup
 
 from stackml._version import __version__
-from stackml.cli import init, maintenance, quickstart, runs, server, tokens
+from stackml.cli import (
+    data,
+    init,
+    jobs,
+    maintenance,
+    quickstart,
+    runs,
+    server,
+    tokens,
+    ui,
+    worker,
+)
 from stackml.cli._console import print_error
 from stackml.cli._store import CliState
 from stackml.errors import StackmlError
@@ -82,7 +93,7 @@ def _root(
     ctx.obj = CliState(tracking_uri=tracking_uri, artifact_uri=artifact_uri)
 
 
-for _module in (runs, tokens, maintenance, server, init, quickstart):
+for _module in (runs, tokens, maintenance, server, init, quickstart, data, ui, jobs, worker):
     _module.register(app)
 
 

@@ -14,6 +14,7 @@ from stackml.server.limits import BodySizeLimit
 from stackml.server.observability import RequestMetrics, ServerMetrics
 from stackml.server.observability import router as metrics_router
 from stackml.server.routers import ROUTERS
+from stackml.server.security import BrowserSecurity, allowed_host_names
 from stackml.store import Store
 
 _spec_router = APIRouter(dependencies=[Depends(authenticated)])
@@ -27,7 +28,11 @@ def openapi_spec(request: Request) -> dict[str, Any]:
 
 
 def create_app(
-    store: Store, *, auth: bool = False, max_request_bytes: int | None = None
+    store: Store,
+    *,
+    auth: bool = False,
+    max_request_bytes: int | None = None,
+    allowed_hosts: frozenset[str] | None = None,
 ) -> FastAPI:
     """Build the ASGI application serving ``store``.
 
@@ -36,6 +41,8 @@ def create_app(
         auth: require ``Authorization: Bearer <token>`` on every route except ``/health``.
         max_request_bytes: largest JSON body accepted (default ``Settings.max_request_bytes``);
             streamed uploads of blobs and artifact files are exempt.
+        allowed_hosts: ``Host`` names to answer (see :mod:`stackml.server.security`); default
+            loopback names plus ``STACKML_ALLOWED_HOSTS``.
 
     Returns:
         The FastAPI application; the store is reachable as ``app.state.store``.
@@ -64,4 +71,6 @@ def create_app(
     app.add_middleware(InternalErrorMiddleware)
     app.add_middleware(BodySizeLimit, max_bytes=limit)
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)
+    hosts = allowed_hosts or allowed_host_names(extra=get_settings().allowed_hosts)
+    app.add_middleware(BrowserSecurity, allowed_hosts=hosts)
     return app

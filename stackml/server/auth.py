@@ -11,6 +11,7 @@ from __future__ import annotations
 from fastapi import Depends, Request
 
 from stackml.errors import Forbidden, Unauthorized
+from stackml.server.security import check_cookie_request, session_secret
 from stackml.store.entities import User
 
 _SCHEME = "bearer"
@@ -23,6 +24,10 @@ def public() -> None:
 def _bearer_secret(request: Request) -> str:
     header = request.headers.get("authorization")
     if not header:
+        cookie = session_secret(request)
+        if cookie:  # the web UI's session; mutating calls must prove they come from our pages
+            check_cookie_request(request)
+            return cookie
         raise Unauthorized("this server requires a token: send 'Authorization: Bearer <token>'")
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != _SCHEME or not secret.strip():

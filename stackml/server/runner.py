@@ -53,11 +53,14 @@ def serve(
     """
     import uvicorn
 
+    from stackml.config import get_settings
     from stackml.server.app import create_app
+    from stackml.server.security import allowed_host_names
 
     store = open_store(backend_store, artifacts)
     try:
-        app = create_app(store, auth=auth)
+        hosts = allowed_host_names(host, get_settings().allowed_hosts)
+        app = create_app(store, auth=auth, allowed_hosts=hosts)
         config = uvicorn.Config(
             app,
             host=host,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
+from stackml.store.datasets_base import DatasetStore
 from stackml.store.entities import (
     ApiToken,
     Artifact,
@@ -35,11 +36,14 @@ from stackml.store.entities import (
     RunStatus,
     User,
 )
+from stackml.store.jobs_base import JobStore
+from stackml.store.series import MetricArrays, check_step_range
+from stackml.store.training_base import TrainingStore
 
 DEFAULT_EXPERIMENT = "default"
 
 
-class MetadataStore(abc.ABC):
+class MetadataStore(DatasetStore, JobStore, TrainingStore, abc.ABC):
     """Projects, experiments, runs, metrics, artifacts' records, lineage, users and tokens."""
 
     # -- projects and experiments -------------------------------------------------------
@@ -171,6 +175,25 @@ class MetadataStore(abc.ABC):
     @abc.abstractmethod
     def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         """Every point of one metric, ordered by step then timestamp."""
+
+    def metric_history_arrays(
+        self,
+        run_id: str,
+        key: str,
+        *,
+        start_step: int | None = None,
+        end_step: int | None = None,
+    ) -> MetricArrays:
+        """One metric's points with steps in ``[start_step, end_step]`` as NumPy columns.
+
+        Ordered like :meth:`metric_history`; the read behind chart data. The default builds
+        the columns from :meth:`metric_history`; stores override it to skip the point objects.
+        Raises ``InvalidInput`` when ``start_step`` is after ``end_step``.
+        """
+        check_step_range(start_step, end_step)
+        return MetricArrays.from_points(self.metric_history(run_id, key)).in_steps(
+            start_step, end_step
+        )
 
     @abc.abstractmethod
     def metric_summaries(self, run_id: str) -> dict[str, MetricSummary]:

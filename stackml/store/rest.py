@@ -13,6 +13,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
+import numpy as np
+
 from stackml.errors import InvalidInput, PayloadTooLarge
 from stackml.store._http import HttpTransport
 from stackml.store.base import MetadataStore
@@ -30,6 +32,10 @@ from stackml.store.entities import (
     RunStatus,
     User,
 )
+from stackml.store.rest_datasets import RestDatasetStore
+from stackml.store.rest_jobs import RestJobStore
+from stackml.store.rest_training import RestTrainingStore
+from stackml.store.series import MetricArrays, check_step_range
 
 _JSON = {"Content-Type": "application/json"}
 
@@ -152,7 +158,7 @@ def _token(d: Mapping[str, Any]) -> ApiToken:
     )
 
 
-class RestMetadataStore(MetadataStore):
+class RestMetadataStore(RestDatasetStore, RestJobStore, RestTrainingStore, MetadataStore):
     """Metadata kept by a ``stackml server``, reached over HTTP.
 
     Args:
@@ -340,6 +346,28 @@ class RestMetadataStore(MetadataStore):
                 answer["keys"], answer["values"], answer["steps"], answer["timestamps"], strict=True
             )
         ]
+
+    def metric_history_arrays(
+        self,
+        run_id: str,
+        key: str,
+        *,
+        start_step: int | None = None,
+        end_step: int | None = None,
+    ) -> MetricArrays:
+        check_step_range(start_step, end_step)
+        params: dict[str, Any] = {"key": key}
+        if start_step is not None:
+            params["start_step"] = start_step
+        if end_step is not None:
+            params["end_step"] = end_step
+        answer = self.http.call("GET", f"/runs/{_seg(run_id)}/metrics/series", params=params)
+        return MetricArrays(
+            np.asarray(answer["steps"], dtype=np.int64),
+            np.asarray(answer["timestamps"], dtype=np.int64),
+            np.asarray([float(v) for v in answer["values"]], dtype=np.float64),
+            int(answer["total"]),
+        )
 
     def metric_summaries(self, run_id: str) -> dict[str, MetricSummary]:
         answer = self.http.call("GET", f"/runs/{_seg(run_id)}/metrics")

@@ -199,11 +199,26 @@ class ActiveRun:
         return artifacts.log_json(self._store, self._id, data, name)
 
     def use_dataset(self, name: str, version: str | None = None) -> LineageEdge:
-        """Record that a dataset version is an input of this run."""
+        """Record that a dataset version is an input of this run.
+
+        A version stored here is recorded by its immutable id (``name@<id>``), whatever ref
+        named it (``v3``, ``latest``, ``prod``), so the edge keeps pointing at the same data
+        when an alias moves; the ref given is kept in the edge's properties. A dataset this
+        store does not know is recorded as given.
+        """
+        from stackml.errors import NotFound
+
         check_name(name, what="dataset name")
         if version is not None:
             check_name(version, what="dataset version")
-        return self.log_input("dataset_version", f"{name}@{version or 'latest'}")
+        ref = version or "latest"
+        try:
+            found = self._store.metadata.get_dataset_version(name, ref)
+        except NotFound:
+            return self.log_input("dataset_version", f"{name}@{ref}")
+        return self.log_input(
+            "dataset_version", found.ref, properties={"ref": ref, "number": found.number}
+        )
 
     def log_input(
         self, entity_type: str, entity_id: str, *, properties: Mapping[str, Any] | None = None

@@ -29,7 +29,7 @@ def test_quickstart_records_a_baseline_above_90_percent(tmp_path: Path) -> None:
     store = open_store(str(workdir / ".stackml"))
     try:
         runs = {run.name: run for run in store.metadata.search_runs(project="digits").runs}
-        assert set(runs) == {"logreg-baseline", "majority-baseline"}
+        assert {"logreg-baseline", "majority-baseline"} <= set(runs)
         logreg, majority = runs["logreg-baseline"], runs["majority-baseline"]
         assert logreg.id in result.stdout
         assert logreg.status.value == "completed"

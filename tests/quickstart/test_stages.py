@@ -83,9 +83,9 @@ def test_stage_names_must_be_unique(tmp_path: Path) -> None:
     assert log == []
 
 
-def test_default_stages_start_with_the_baseline() -> None:
+def test_default_stages_start_with_the_data_then_the_baseline() -> None:
     stages = default_stages()
-    assert [stage.name for stage in stages][:1] == ["baseline"]
+    assert [stage.name for stage in stages][:2] == ["datasets", "baseline"]
     assert all(stage.title for stage in stages)
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from stackml.quickstart.stage import Stage, StageResult
+from stackml.quickstart.stages.datasets import record_dataset_inputs
 
 if TYPE_CHECKING:
     from stackml.quickstart.context import QuickstartContext
@@ -147,6 +148,7 @@ class BaselineStage(Stage):
             tags={STAGE_TAG: self.name, "model.family": "reference", "framework": "scikit-learn"},
             tracking_uri=ctx.tracking_uri,
         ) as run:
+            record_dataset_inputs(ctx, run)
             metrics = evaluate(model, digits)
             run.log_metrics(metrics)
             for path in write_confusion_matrix(model, digits, folder):
@@ -184,6 +186,7 @@ class BaselineStage(Stage):
             },
             tracking_uri=ctx.tracking_uri,
         ) as run:
+            record_dataset_inputs(ctx, run)
             scaler = StandardScaler()
             classifier = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=ctx.seed)
             model = make_pipeline(scaler, classifier).fit(digits.x_train, digits.y_train)

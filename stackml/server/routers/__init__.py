@@ -5,12 +5,19 @@ from __future__ import annotations
 from stackml.server.routers import (
     artifacts,
     blobs,
+    datasets,
     experiments,
     health,
+    jobs,
     lineage,
     metrics,
     projects,
     runs,
+    training,
+    ui_charts,
+    ui_jobs,
+    ui_pages,
+    ui_session,
     users,
 )
 
@@ -23,7 +30,15 @@ ROUTERS = (
     artifacts.router,
     blobs.router,
     lineage.router,
+    datasets.router,
+    jobs.router,
+    training.router,
     users.router,
+    # The web UI last: its pages live under / beside the API.
+    ui_charts.router,
+    ui_session.router,
+    ui_pages.router,
+    ui_jobs.router,
 )
 
 __all__ = ["ROUTERS"]

@@ -25,6 +25,7 @@ from stackml.server.streaming import BlobResponse, blob_response, store_request_
 from stackml.store.base import MetadataStore
 from stackml.store.blobs.base import BlobStore, check_digest
 from stackml.store.entities import Artifact
+from stackml.ui.artifacts import content_disposition
 
 router = APIRouter(
     prefix=f"{API_PREFIX}/runs/{{run_id}}",
@@ -116,7 +117,12 @@ def download_artifact(
 ) -> Response:
     """Stream an artifact's bytes; ``X-Content-Hash`` carries the hash to verify."""
     artifact = store.get_artifact(run_id, _checked(path))
-    return blob_response(blobs, artifact.blob_hash, artifact.size, artifact.media_type)
+    response = blob_response(blobs, artifact.blob_hash, artifact.size, artifact.media_type)
+    # A browser opening this URL downloads anything but a raster image instead of rendering it.
+    response.headers["Content-Disposition"] = content_disposition(
+        artifact.path, artifact.media_type
+    )
+    return response
 
 
 def _checked(path: str) -> str:

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, and_, case, insert, or_, select
 
 from stackml.errors import InvalidInput
 from stackml.store.entities import MetricColumns, MetricPoint, MetricSummary
+from stackml.store.series import MetricArrays
 from stackml.store.sql import inputs, snapshots
 from stackml.store.sql.engine import dialect_insert
 from stackml.store.sql.snapshots import CHUNKS, LATEST
@@ -159,24 +160,48 @@ def write(
         _upsert_summaries(conn, run_id, folds)
 
 
-def metric_history(conn: Connection, run_id: str, key: str) -> list[MetricPoint]:
-    """Every point of one metric, ordered by step, then timestamp, then write order."""
+def history_arrays(
+    conn: Connection,
+    run_id: str,
+    key: str,
+    start_step: int | None = None,
+    end_step: int | None = None,
+) -> MetricArrays:
+    """The points of one metric as arrays, ordered by step, then timestamp, then write order.
+
+    A step range reads only the chunks whose ``[first_step, last_step]`` overlaps it, so
+    zooming into a long history does not unpack all of it.
+    """
     query = (
         select(CHUNKS.c.steps, CHUNKS.c.timestamps, CHUNKS.c["values"])
         .where(CHUNKS.c.run_id == run_id, CHUNKS.c.key == key)
         .order_by(CHUNKS.c.id)
     )
+    if start_step is not None:
+        query = query.where(CHUNKS.c.last_step >= start_step)
+    if end_step is not None:
+        query = query.where(CHUNKS.c.first_step <= end_step)
     chunks = conn.execute(query).all()
     if not chunks:
-        return []
+        return MetricArrays.empty()
     steps = np.concatenate([np.frombuffer(c[0], dtype=_INT) for c in chunks])
     stamps = np.concatenate([np.frombuffer(c[1], dtype=_INT) for c in chunks])
     values = np.concatenate([np.frombuffer(c[2], dtype=_FLOAT) for c in chunks])
-    order = np.lexsort((stamps, steps))  # stable: equal (step, timestamp) keep write order
+    # Histories are nearly always logged in step order: checking is far cheaper than sorting.
+    if len(steps) > 1 and not bool((steps[1:] > steps[:-1]).all()):
+        order = np.lexsort((stamps, steps))  # stable: equal (step, timestamp) keep write order
+        steps, stamps, values = steps[order], stamps[order], values[order]
+    arrays = MetricArrays(steps, stamps, values, len(values))
+    return arrays.in_steps(start_step, end_step)
+
+
+def metric_history(conn: Connection, run_id: str, key: str) -> list[MetricPoint]:
+    """Every point of one metric, ordered by step, then timestamp, then write order."""
+    arrays = history_arrays(conn, run_id, key)
     return [
         MetricPoint(key, value, step, stamp)
         for step, stamp, value in zip(
-            steps[order].tolist(), stamps[order].tolist(), values[order].tolist(), strict=True
+            arrays.steps.tolist(), arrays.timestamps.tolist(), arrays.values.tolist(), strict=True
         )
     ]
 

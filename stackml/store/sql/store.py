@@ -32,8 +32,14 @@ from stackml.store.entities import (
     RunStatus,
     User,
 )
+from stackml.store.series import MetricArrays, check_step_range
 from stackml.store.sql import artifacts, auth, inputs, metrics, migrate, projects, runs, search
+from stackml.store.sql import datasets as dataset_rows
+from stackml.store.sql import jobs as job_rows
+from stackml.store.sql.datasets_store import SqlDatasetStore
 from stackml.store.sql.engine import Database
+from stackml.store.sql.jobs_store import SqlJobStore
+from stackml.store.sql.training import SqlTrainingStore
 
 __all__ = ["SqlMetadataStore"]
 
@@ -53,7 +59,7 @@ def _default_user() -> str:
         return "unknown"
 
 
-class SqlMetadataStore(MetadataStore):
+class SqlMetadataStore(SqlDatasetStore, SqlJobStore, SqlTrainingStore, MetadataStore):
     """Metadata in a SQL database; opening it applies pending migrations under a lock.
 
     Args:
@@ -272,6 +278,24 @@ class SqlMetadataStore(MetadataStore):
 
         return self._db.transact(work, write=False, what="read metric history")
 
+    def metric_history_arrays(
+        self,
+        run_id: str,
+        key: str,
+        *,
+        start_step: int | None = None,
+        end_step: int | None = None,
+    ) -> MetricArrays:
+        run_id = inputs.identifier(run_id)
+        key = inputs.key(key, "metric key")
+        check_step_range(start_step, end_step)
+
+        def work(conn: Connection) -> MetricArrays:
+            runs.require_run(conn, run_id)
+            return metrics.history_arrays(conn, run_id, key, start_step, end_step)
+
+        return self._db.transact(work, write=False, what="read metric history")
+
     def metric_summaries(self, run_id: str) -> dict[str, MetricSummary]:
         run_id = inputs.identifier(run_id)
 
@@ -395,6 +419,14 @@ class SqlMetadataStore(MetadataStore):
     # -- maintenance --------------------------------------------------------------------
     def referenced_blobs(self) -> Iterator[str]:
         hashes = self._db.transact(
-            lambda c: list(artifacts.referenced_blobs(c)), write=False, what="list blobs"
+            lambda c: sorted(
+                {
+                    *artifacts.referenced_blobs(c),
+                    *dataset_rows.referenced_blobs(c),
+                    *job_rows.referenced_blobs(c),
+                }
+            ),
+            write=False,
+            what="list blobs",
         )
         yield from hashes

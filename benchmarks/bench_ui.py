@@ -1,0 +1,359 @@
+"""Web UI response times: chart data of a 1,000,000-point metric and the runs table of 10,000
+runs, from a live ``stackml server``, against the same calls on a live ``mlflow server``.
+
+Both servers run as subprocesses on loopback over SQLite files holding the same data: one run
+with a ``loss`` metric of ``--points`` points, and ``--runs`` runs with two params and an
+``acc`` metric each. stackml's store is filled through its own API; MLflow's tables are filled
+with bulk inserts through MLflow's own ORM models (its client would take hours for a million
+points). Each figure is the median of ``--repeat`` HTTP calls after a warm-up call.
+
+Compared calls:
+
+* chart data: stackml ``GET /api/v1/runs/{id}/metrics/series?max_points=1000`` (downsampled on
+  the server, what the run page's chart reads) against MLflow ``GET metrics/get-history`` (what
+  MLflow's UI reads; it returns every point);
+* runs table: stackml's HTML page ``GET /runs`` (first page of 50, filtered, sorted) against
+  MLflow ``POST runs/search`` with the same page size, filter and order (JSON only, no page).
+
+Usage: ``python benchmarks/bench_ui.py [--points 1000000] [--runs 10000] [--repeat 15]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+FILTER_STACKML = "metrics.acc > 0.5 and params.opt = 'adam'"
+FILTER_MLFLOW = "metrics.acc > 0.5 and params.opt = 'adam'"
+PAGE = 50
+T0 = 1_700_000_000_000
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait(url: str, proc: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server at {url} exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    proc.kill()
+    raise SystemExit(f"server at {url} did not become ready")
+
+
+def _median_ms(call: Callable[[], httpx.Response], repeat: int) -> float:
+    call().raise_for_status()  # warm caches and connections
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call().raise_for_status()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def _series(points: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    steps = np.arange(points, dtype=np.int64)
+    values = np.exp(-steps / (points / 5)) + 0.01 * np.sin(steps / 11.0)
+    return steps, T0 + steps, values
+
+
+def fill_stackml(root: Path, points: int, runs: int) -> str:
+    from stackml.store import open_store
+    from stackml.store.entities import MetricColumns, MetricPoint
+
+    store = open_store(str(root))
+    meta = store.metadata
+    long_run = meta.create_run("chart", name="long")
+    steps, stamps, values = _series(points)
+    for lo in range(0, points, 100_000):  # the background writer's batch size
+        hi = min(points, lo + 100_000)
+        cols = MetricColumns(steps[lo:hi].tolist(), stamps[lo:hi].tolist(), values[lo:hi].tolist())
+        meta.log_metric_columns(long_run.id, {"loss": cols})
+    for i in range(runs):
+        run = meta.create_run(
+            "table",
+            name=f"run-{i:05d}",
+            params={"opt": "adam" if i % 2 else "sgd", "lr": str(i)},
+            start_time=T0 + i,
+        )
+        meta.log_metrics(run.id, [MetricPoint("acc", (i % 1000) / 1000, 0, T0)])
+    store.close()
+    return long_run.id
+
+
+def fill_mlflow(db: Path, points: int, runs: int) -> tuple[str, str]:
+    from mlflow.store.tracking.dbmodels.models import (
+        SqlLatestMetric,
+        SqlMetric,
+        SqlParam,
+        SqlRun,
+    )
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    store = SqlAlchemyStore(f"sqlite:///{db}", str(db.parent / "mlartifacts"))
+    chart_exp = store.create_experiment("chart")
+    table_exp = store.create_experiment("table")
+    long_id = store.create_run(chart_exp, "bench", T0, [], "long").info.run_id
+    steps, stamps, values = _series(points)
+    run_rows, param_rows, metric_rows = [], [], []
+    for i in range(runs):
+        run_id = uuid.uuid4().hex
+        run_rows.append(
+            {
+                "run_uuid": run_id,
+                "name": f"run-{i:05d}",
+                "experiment_id": int(table_exp),
+                "user_id": "bench",
+                "status": "FINISHED",
+                "start_time": T0 + i,
+                "end_time": T0 + i + 1,
+                "lifecycle_stage": "active",
+                "source_type": "LOCAL",
+                "source_name": "",
+                "entry_point_name": "",
+                "source_version": "",
+                "artifact_uri": "",
+            }
+        )
+        param_rows += [
+            {"run_uuid": run_id, "key": "opt", "value": "adam" if i % 2 else "sgd"},
+            {"run_uuid": run_id, "key": "lr", "value": str(i)},
+        ]
+        metric_rows.append(
+            {
+                "run_uuid": run_id,
+                "key": "acc",
+                "value": (i % 1000) / 1000,
+                "timestamp": T0,
+                "step": 0,
+                "is_nan": False,
+            }
+        )
+    with store.ManagedSessionMaker() as session:
+        session.bulk_insert_mappings(SqlRun, run_rows)
+        session.bulk_insert_mappings(SqlParam, param_rows)
+        session.bulk_insert_mappings(SqlMetric, metric_rows)
+        session.bulk_insert_mappings(SqlLatestMetric, metric_rows)
+        for lo in range(0, points, 100_000):
+            hi = min(points, lo + 100_000)
+            session.bulk_insert_mappings(
+                SqlMetric,
+                [
+                    {
+                        "run_uuid": long_id,
+                        "key": "loss",
+                        "value": v,
+                        "timestamp": t,
+                        "step": s,
+                        "is_nan": False,
+                    }
+                    for s, t, v in zip(
+                        steps[lo:hi].tolist(),
+                        stamps[lo:hi].tolist(),
+                        values[lo:hi].tolist(),
+                        strict=True,
+                    )
+                ],
+            )
+        last = points - 1
+        session.bulk_insert_mappings(
+            SqlLatestMetric,
+            [
+                {
+                    "run_uuid": long_id,
+                    "key": "loss",
+                    "value": float(values[last]),
+                    "timestamp": int(stamps[last]),
+                    "step": last,
+                    "is_nan": False,
+                }
+            ],
+        )
+    store.engine.dispose()
+    return long_id, table_exp
+
+
+def bench_stackml(root: Path, run_id: str, repeat: int) -> dict[str, float]:
+    port = _free_port()
+    exe = Path(sys.executable).with_name("stackml")
+    proc = subprocess.Popen(
+        [
+            str(exe),
+            "server",
+            "--port",
+            str(port),
+            "--backend-store",
+            str(root),
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait(f"{url}/health", proc)
+        with httpx.Client(base_url=url, timeout=120) as c:
+            series = f"/api/v1/runs/{run_id}/metrics/series"
+            return {
+                "run_page": _median_ms(lambda: c.get(f"/runs/{run_id}"), repeat),
+                "chart": _median_ms(
+                    lambda: c.get(series, params={"key": "loss", "max_points": 1000}), repeat
+                ),
+                "chart_zoom": _median_ms(
+                    lambda: c.get(
+                        series,
+                        params={
+                            "key": "loss",
+                            "max_points": 1000,
+                            "start_step": 500_000,
+                            "end_step": 510_000,
+                        },
+                    ),
+                    repeat,
+                ),
+                "table": _median_ms(
+                    lambda: c.get("/runs", params={"project": "table", "limit": PAGE}), repeat
+                ),
+                "table_filtered": _median_ms(
+                    lambda: c.get(
+                        "/runs",
+                        params={"project": "table", "limit": PAGE, "filter": FILTER_STACKML},
+                    ),
+                    repeat,
+                ),
+                "table_sorted": _median_ms(
+                    lambda: c.get(
+                        "/runs",
+                        params={
+                            "project": "table",
+                            "limit": PAGE,
+                            "sort": "metrics.`acc`",
+                            "dir": "desc",
+                        },
+                    ),
+                    repeat,
+                ),
+            }
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def bench_mlflow(db: Path, run_id: str, exp_id: str, repeat: int) -> dict[str, float]:
+    port = _free_port()
+    exe = Path(sys.executable).with_name("mlflow")
+    proc = subprocess.Popen(
+        [
+            str(exe),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{db}",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--default-artifact-root",
+            str(db.parent / "mlartifacts"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    api = f"{url}/api/2.0/mlflow"
+    try:
+        _wait(f"{url}/health", proc)
+        with httpx.Client(timeout=900) as c:
+
+            def search(**extra: object) -> httpx.Response:
+                body = {"experiment_ids": [exp_id], "max_results": PAGE, **extra}
+                return c.post(f"{api}/runs/search", json=body)
+
+            history = _median_ms(
+                lambda: c.get(
+                    f"{api}/metrics/get-history", params={"run_id": run_id, "metric_key": "loss"}
+                ),
+                max(3, repeat // 5),
+            )
+            return {
+                "chart": history,
+                "table": _median_ms(search, repeat),
+                "table_filtered": _median_ms(lambda: search(filter=FILTER_MLFLOW), repeat),
+                "table_sorted": _median_ms(lambda: search(order_by=["metrics.acc DESC"]), repeat),
+            }
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=15)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-ui-"))
+    try:
+        start = time.perf_counter()
+        run_id = fill_stackml(work / "stackml", args.points, args.runs)
+        print(f"stackml store filled in {time.perf_counter() - start:.1f} s", flush=True)
+        ours = bench_stackml(work / "stackml", run_id, args.repeat)
+        for name, ms in ours.items():
+            print(f"stackml {name:15s} {ms:9.1f} ms", flush=True)
+        try:
+            import mlflow  # noqa: F401
+        except ImportError:
+            print("mlflow not installed (pip install -e '.[bench]'): no comparison")
+            print(f"RESULT chart {ours['chart']:.1f} ms, table {ours['table']:.1f} ms")
+            return
+        start = time.perf_counter()
+        ml_run, ml_exp = fill_mlflow(work / "mlflow.db", args.points, args.runs)
+        print(f"mlflow store filled in {time.perf_counter() - start:.1f} s", flush=True)
+        theirs = bench_mlflow(work / "mlflow.db", ml_run, ml_exp, args.repeat)
+        for name, ms in theirs.items():
+            print(
+                f"mlflow  {name:15s} {ms:9.1f} ms  (stackml {ours[name] / 1:.1f} ms, "
+                f"{ms / ours[name]:.0f}x)",
+                flush=True,
+            )
+        worst_table = max(ours[k] for k in ("table", "table_filtered", "table_sorted"))
+        table_ratio = min(theirs[k] / ours[k] for k in ("table", "table_filtered", "table_sorted"))
+        chart_ratio = theirs["chart"] / ours["chart"]
+        print(
+            f"RESULT {args.points:,}-point chart data: stackml {ours['chart']:.1f} ms vs "
+            f"mlflow get-history {theirs['chart']:.0f} ms ({chart_ratio:.0f}x); "
+            f"runs table over {args.runs:,} runs: stackml <= {worst_table:.1f} ms vs mlflow "
+            f"runs/search (>= {table_ratio:.1f}x slower); run page {ours['run_page']:.1f} ms"
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

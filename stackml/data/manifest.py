@@ -1,0 +1,199 @@
+"""File-tree manifests: scanning a folder, hashing and storing its files in parallel.
+
+A manifest lists every file of a version as ``path -> (blob hash, size, media type)``,
+sorted by path; it is stored as a blob itself (canonical JSON), so identical trees share a
+manifest. Paths are POSIX, relative, and pass
+:func:`stackml._internal.names.validate_relative_path`, both when a tree is scanned and when
+a manifest is read back, so a crafted manifest cannot write outside a destination folder.
+
+Storing runs on a thread pool: BLAKE3 and file I/O release the GIL, so local hashing uses
+every core and uploads to an object store overlap. Symlinks are refused unless
+``follow_symlinks=True``, in which case the target's content is stored (never the link).
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import os
+import stat
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from stackml._internal.names import InvalidName, validate_relative_path
+from stackml.data.hashcache import FileStamp, HashCache
+from stackml.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from stackml.store.blobs.base import BlobStore
+
+MANIFEST_FORMAT = 1
+#: Called with (files done, bytes done, files in all, bytes in all) as files are stored.
+Progress = Callable[[int, int, int, int], None]
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """One file of a version."""
+
+    path: str
+    hash: str
+    size: int
+    media_type: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The files of a version, sorted by path."""
+
+    entries: tuple[ManifestEntry, ...]
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(e.size for e in self.entries)
+
+    def by_path(self) -> dict[str, ManifestEntry]:
+        return {e.path: e for e in self.entries}
+
+    def to_bytes(self) -> bytes:
+        """Canonical JSON: the same tree always gives the same bytes."""
+        files = [[e.path, e.hash, e.size, e.media_type] for e in self.entries]
+        doc = {"format": MANIFEST_FORMAT, "files": files}
+        return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Manifest:
+        """Parse and validate a stored manifest. Raises ``InvalidInput`` if it is malformed."""
+        try:
+            doc = json.loads(data)
+            rows = doc["files"]
+            entries = tuple(ManifestEntry(str(p), str(h), int(s), str(m)) for p, h, s, m in rows)
+        except (ValueError, KeyError, TypeError) as error:
+            raise InvalidInput(f"malformed dataset manifest: {error}") from error
+        for entry in entries:
+            safe_path(entry.path)
+        return cls(entries)
+
+
+def safe_path(path: str) -> str:
+    """Refuse manifest paths that are absolute, contain ``..`` or odd characters."""
+    try:
+        return validate_relative_path(path, what="dataset file path")
+    except InvalidName as error:
+        raise InvalidInput(str(error)) from error
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file found under the source folder."""
+
+    rel: str
+    abspath: str
+    stamp: FileStamp
+
+
+def scan(root: Path, *, follow_symlinks: bool = False) -> list[SourceFile]:
+    """Every regular file under ``root``, sorted by relative path.
+
+    Raises ``InvalidInput`` naming the path for a symlink (unless followed), a special file
+    (FIFO, socket, device) or a name that is not a valid dataset path.
+    """
+    root = root.absolute()
+    found: list[SourceFile] = []
+    seen_dirs: set[tuple[int, int]] = set()
+
+    def walk(folder: Path, prefix: str) -> Iterator[SourceFile]:
+        st = folder.stat()
+        if (st.st_dev, st.st_ino) in seen_dirs:
+            raise InvalidInput(f"{folder}: symlink loop; refusing to add it twice")
+        seen_dirs.add((st.st_dev, st.st_ino))
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except PermissionError as error:
+            raise InvalidInput(f"{folder}: cannot list the folder ({error.strerror})") from error
+        for entry in entries:
+            rel = f"{prefix}{entry.name}"
+            if entry.is_symlink() and not follow_symlinks:
+                raise InvalidInput(
+                    f"{entry.path}: is a symlink; pass --follow-symlinks to store its target's "
+                    "content, or remove it"
+                )
+            try:
+                info = os.stat(entry.path)  # follows the link when allowed
+            except OSError as error:
+                raise InvalidInput(f"{entry.path}: cannot read ({error.strerror})") from error
+            if stat.S_ISDIR(info.st_mode):
+                yield from walk(Path(entry.path), rel + "/")
+            elif stat.S_ISREG(info.st_mode):
+                yield SourceFile(safe_path(rel), entry.path, FileStamp.of(info))
+            else:
+                raise InvalidInput(f"{entry.path}: not a regular file (FIFO, socket or device)")
+
+    if root.is_file():
+        info = root.stat()
+        return [SourceFile(safe_path(root.name), str(root), FileStamp.of(info))]
+    if not root.is_dir():
+        raise InvalidInput(f"{root}: no such file or folder")
+    found.extend(walk(root, ""))
+    return found
+
+
+def media_type(path: str) -> str:
+    """A file's media type guessed from its name."""
+    return mimetypes.guess_type(path)[0] or "application/octet-stream"
+
+
+def default_workers() -> int:
+    """Threads for hashing and uploads: a few per core, since both wait on I/O."""
+    return min(32, (os.cpu_count() or 1) * 4)
+
+
+def store_files(
+    files: list[SourceFile],
+    blobs: BlobStore,
+    *,
+    cache: HashCache | None = None,
+    verify: bool = False,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> Manifest:
+    """Hash and store every file (in parallel) and return the manifest.
+
+    A file whose stamp matches the cache and whose blob is already stored is neither read
+    nor uploaded. Everything else is streamed into the blob store, which hashes it on the
+    way, so a new file is read exactly once.
+    """
+    cached = {}
+    if cache is not None and not verify and files:
+        common = Path(os.path.commonpath([f.abspath for f in files]))
+        cached = cache.lookup_under(common if common.is_dir() else common.parent)
+
+    def one(src: SourceFile) -> ManifestEntry:
+        hit = cached.get(src.abspath)
+        if hit is not None and hit[0] == src.stamp and blobs.exists(hit[1]):
+            digest = hit[1]
+        else:
+            try:
+                digest = blobs.put_file(src.abspath)
+            except PermissionError as error:
+                raise InvalidInput(f"{src.abspath}: cannot read ({error.strerror})") from error
+            except (FileNotFoundError, IsADirectoryError) as error:
+                raise InvalidInput(f"{src.abspath}: vanished while adding") from error
+        return ManifestEntry(src.rel, digest, src.stamp.size, media_type(src.rel))
+
+    entries: list[ManifestEntry] = []
+    done_files = done_bytes = 0
+    total_bytes = sum(f.stamp.size for f in files)
+    with ThreadPoolExecutor(max_workers=workers or default_workers()) as pool:
+        for entry in pool.map(one, files):
+            entries.append(entry)
+            done_files += 1
+            done_bytes += entry.size
+            if progress is not None:
+                progress(done_files, done_bytes, len(files), total_bytes)
+    if cache is not None:
+        cache.store((f.abspath, f.stamp, e.hash) for f, e in zip(files, entries, strict=True))
+    return Manifest(tuple(entries))
