@@ -99,7 +99,7 @@ class Dvc:
 
         self.work = work
         work.mkdir(parents=True, exist_ok=True)
-        with contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             self.repo = Repo.init(str(work), no_scm=True, force=True)
 
     def add(self, target: Path) -> None:
@@ -133,7 +133,7 @@ def main() -> None:
     args = parser.parse_args()
 
     try:
-        import dvc.repo  # noqa: F401
+        import dvc.repo
     except ImportError:
         raise SystemExit("install the peer first: pip install -e '.[bench]'") from None
 
@@ -167,12 +167,13 @@ def main() -> None:
         # (d) materialise into an empty folder
         sm_d, sm_dl, dvc_d = [], [], []
         for i in range(args.repeat):
-            sm_d.append(_timed(lambda: sm.get("small", scratch / f"get{i}")))
-            sm_dl.append(_timed(lambda: sm.get("small", scratch / f"link{i}", link=True)))
+            copy_dest, link_dest = scratch / f"get{i}", scratch / f"link{i}"
+            sm_d.append(_timed(lambda d=copy_dest: sm.get("small", d)))
+            sm_dl.append(_timed(lambda d=link_dest: sm.get("small", d, link=True)))
             shutil.rmtree(data)
             dvc_d.append(_timed(lambda: dvc.checkout(data)))
-            shutil.rmtree(scratch / f"get{i}")
-            shutil.rmtree(scratch / f"link{i}", onexc=lambda f, p, e: (os.chmod(p, 0o644), os.unlink(p)))
+            shutil.rmtree(copy_dest)
+            shutil.rmtree(link_dest)
         # (b) one big file, and the raw hashing baseline on the same file
         sm_b, dvc_b, raw_b = [], [], []
         for _ in range(args.repeat):
@@ -189,15 +190,21 @@ def main() -> None:
     c_sm, c_dvc = _median(sm_c), _median(dvc_c)
     d_sm, d_sml, d_dvc = _median(sm_d), _median(sm_dl), _median(dvc_d)
     mb = 1e6
-    print(f"(a) cold add {args.files} x {args.file_kib} KiB: stackml {a_sm:.2f} s "
-          f"({args.files / a_sm:,.0f} files/s, {small_bytes / a_sm / mb:.0f} MB/s), "
-          f"dvc {a_dvc:.2f} s ({args.files / a_dvc:,.0f} files/s)")
-    print(f"(b) cold add 1 x {args.big_mib} MiB: stackml {b_sm:.2f} s ({big_bytes / b_sm / mb:.0f} "
-          f"MB/s), dvc {b_dvc:.2f} s ({big_bytes / b_dvc / mb:.0f} MB/s), raw blake3 "
-          f"{b_raw:.2f} s ({big_bytes / b_raw / mb:.0f} MB/s)")
+    print(
+        f"(a) cold add {args.files} x {args.file_kib} KiB: stackml {a_sm:.2f} s "
+        f"({args.files / a_sm:,.0f} files/s, {small_bytes / a_sm / mb:.0f} MB/s), "
+        f"dvc {a_dvc:.2f} s ({args.files / a_dvc:,.0f} files/s)"
+    )
+    print(
+        f"(b) cold add 1 x {args.big_mib} MiB: stackml {b_sm:.2f} s ({big_bytes / b_sm / mb:.0f} "
+        f"MB/s), dvc {b_dvc:.2f} s ({big_bytes / b_dvc / mb:.0f} MB/s), raw blake3 "
+        f"{b_raw:.2f} s ({big_bytes / b_raw / mb:.0f} MB/s)"
+    )
     print(f"(c) re-add after 1 change: stackml {c_sm:.3f} s, dvc {c_dvc:.3f} s")
-    print(f"(d) get/checkout: stackml copy {d_sm:.2f} s ({args.files / d_sm:,.0f} files/s), "
-          f"stackml --link {d_sml:.2f} s, dvc {d_dvc:.2f} s ({args.files / d_dvc:,.0f} files/s)")
+    print(
+        f"(d) get/checkout: stackml copy {d_sm:.2f} s ({args.files / d_sm:,.0f} files/s), "
+        f"stackml --link {d_sml:.2f} s, dvc {d_dvc:.2f} s ({args.files / d_dvc:,.0f} files/s)"
+    )
     print(
         f"ratios (dvc/stackml time): cold add x{a_dvc / a_sm:.2f} (target >= 3), "
         f"incremental re-add x{c_dvc / c_sm:.2f} (target >= 10), big add x{b_dvc / b_sm:.2f}, "

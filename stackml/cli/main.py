@@ -15,7 +15,9 @@ from typer.core import TyperGroup
 
 from stackml._version import __version__
 from stackml.cli import (
+    baselines,
     data,
+    doctor,
     init,
     jobs,
     maintenance,
@@ -93,7 +95,20 @@ def _root(
     ctx.obj = CliState(tracking_uri=tracking_uri, artifact_uri=artifact_uri)
 
 
-for _module in (runs, tokens, maintenance, server, init, quickstart, data, ui, jobs, worker):
+for _module in (
+    runs,
+    tokens,
+    maintenance,
+    server,
+    init,
+    quickstart,
+    data,
+    ui,
+    jobs,
+    worker,
+    doctor,
+    baselines,
+):
     _module.register(app)
 
 

@@ -151,3 +151,22 @@ def compare_runs(
         "[dim]yellow: values differ; *: best value (higher is better unless the metric "
         "looks like a loss or error, or is named with --minimize)[/]"
     )
+
+
+@runs_app.command("reproduce")
+def reproduce_run(
+    ctx: typer.Context,
+    run_id: str = typer.Argument(..., help="Id of the run to reproduce."),
+    tolerance: float = typer.Option(0.01, help="Relative tolerance of the metric comparison."),
+    current_code: bool = typer.Option(
+        False, "--current-code", help="Run the current code instead of the recorded commit."
+    ),
+    timeout: float | None = typer.Option(None, help="Seconds the re-run may take."),
+) -> None:
+    """Re-run a run with its recorded commit, data versions and params; compare the metrics.
+
+    Exits with 1 when the reproduction disagrees.
+    """
+    from stackml.cli._reproduce_view import print_reproduction
+
+    print_reproduction(ctx, run_id, tolerance, not current_code, timeout)

@@ -55,8 +55,8 @@ def run_job_task(
     try:
         try:
             group.start()
-        except OSError as error:
-            yield ("done", (127, f"cannot start {argv[0]!r}: {error}", b""))
+        except OSError as exc:
+            yield ("done", (127, f"cannot start {argv[0]!r}: {exc}", b""))
             return
         yield ("started", group.pid)
         started = time.monotonic()

@@ -218,10 +218,10 @@ class JobWorker:
             self.worker_id = self._register()
             return
         for job_id in cancelled:
-            entry = self.running.get(job_id)
-            if entry is not None and not entry.cancelled:
-                entry.cancelled = True
-                entry.group.terminate()
+            target = self.running.get(job_id)
+            if target is not None and not target.cancelled:
+                target.cancelled = True
+                target.group.terminate()
 
     def _claim(self) -> bool:
         free = self.free()
@@ -255,8 +255,8 @@ class JobWorker:
         )
         try:
             group.start()
-        except OSError as error:
-            self._report(job, exit_code=127, error=f"cannot start {job_argv(job)[0]!r}: {error}")
+        except OSError as exc:
+            self._report(job, exit_code=127, error=f"cannot start {job_argv(job)[0]!r}: {exc}")
             shutil.rmtree(folder, ignore_errors=True)
             return
         self.running[job.id] = _Running(job, group, time.monotonic(), folder)
@@ -277,8 +277,8 @@ class JobWorker:
             entry.last_flush = now
             try:
                 self.store.metadata.append_job_log(job.id, text)
-            except StackmlError as error:
-                logger.warning("could not stream the log of job %s: %s", job.id, error)
+            except StackmlError as exc:
+                logger.warning("could not stream the log of job %s: %s", job.id, exc)
         if code is None:
             return False
         del self.running[job.id]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from stackml.data.diff import VersionDiff, diff_versions
 from stackml.data.expectations import ValidationReport, suggest
+from stackml.data.expectations import parse as parse_expectations
 from stackml.data.expectations import validate as validate_table
 from stackml.data.handle import DatasetHandle
 from stackml.data.materialize import materialize
@@ -166,8 +167,9 @@ def validate(
         reference = ref.schema
         if expectations is None:
             doc = ref.version.schema.get("expectations") or doc
+    checked = None if doc is None else parse_expectations(doc)
     return validate_table(
-        handle.to_arrow(), target=handle.version.label, expectations=doc, reference=reference
+        handle.to_arrow(), target=handle.version.label, expectations=checked, reference=reference
     )
 
 

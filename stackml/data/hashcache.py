@@ -68,11 +68,18 @@ class HashCache:
     def lookup_under(self, root: Path) -> dict[str, tuple[FileStamp, str]]:
         """Every cached entry for files under ``root`` (one query, not one per file)."""
         prefix = str(root.absolute()).rstrip(os.sep) + os.sep
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT path, size, mtime_ns, inode, hash FROM hashes WHERE path >= ? AND path < ?",
-                (prefix, prefix[:-1] + chr(ord(os.sep) + 1)),
-            ).fetchall()
+        if self._conn is None:
+            return {}
+        try:
+            with self._lock:
+                rows = self._conn.execute(
+                    "SELECT path, size, mtime_ns, inode, hash FROM hashes "
+                    "WHERE path >= ? AND path < ?",
+                    (prefix, prefix[:-1] + chr(ord(os.sep) + 1)),
+                ).fetchall()
+        except sqlite3.Error as error:
+            logger.debug("hash cache %s unreadable: %s", self.path, error)
+            return {}
         return {p: (FileStamp(s, m, i), h) for p, s, m, i, h in rows}
 
     def store(self, entries: Iterable[tuple[str, FileStamp, str]]) -> None:

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING
 
 from stackml._internal.names import InvalidName, validate_relative_path
 from stackml.data.hashcache import FileStamp, HashCache
-from stackml.errors import InvalidInput
+from stackml.data.ingest import LocalIngest, local_root, sync_store
+from stackml.errors import InvalidInput, StackmlError, StoreUnavailable
 
 if TYPE_CHECKING:
     from stackml.store.blobs.base import BlobStore
@@ -171,29 +172,59 @@ def store_files(
         common = Path(os.path.commonpath([f.abspath for f in files]))
         cached = cache.lookup_under(common if common.is_dir() else common.parent)
 
-    def one(src: SourceFile) -> ManifestEntry:
-        hit = cached.get(src.abspath)
-        if hit is not None and hit[0] == src.stamp and blobs.exists(hit[1]):
-            digest = hit[1]
-        else:
-            try:
-                digest = blobs.put_file(src.abspath)
-            except PermissionError as error:
-                raise InvalidInput(f"{src.abspath}: cannot read ({error.strerror})") from error
-            except (FileNotFoundError, IsADirectoryError) as error:
-                raise InvalidInput(f"{src.abspath}: vanished while adding") from error
-        return ManifestEntry(src.rel, digest, src.stamp.size, media_type(src.rel))
+    root = local_root(blobs)
+    ingest = LocalIngest(root) if root is not None else None
 
-    entries: list[ManifestEntry] = []
-    done_files = done_bytes = 0
+    def stored(digest: str) -> bool:
+        # A cached hash is used only while its blob is still in the store.
+        return ingest.has(digest) if ingest is not None else blobs.exists(digest)
+
+    def one(src: SourceFile) -> str:
+        hit = cached.get(src.abspath)
+        if hit is not None and hit[0] == src.stamp and stored(hit[1]):
+            return hit[1]
+        if ingest is not None:
+            return ingest.put_path(src.abspath, src.stamp.size, src.stamp.mtime_ns)
+        try:
+            return blobs.put_file(src.abspath)
+        except PermissionError as error:
+            raise InvalidInput(f"{src.abspath}: cannot read ({error.strerror})") from error
+        except (FileNotFoundError, IsADirectoryError) as error:
+            raise InvalidInput(f"{src.abspath}: vanished while adding") from error
+
+    def guarded(src: SourceFile) -> str:
+        try:
+            return one(src)
+        except StackmlError:
+            raise
+        except OSError as error:  # a full or failing disk, a broken connection
+            raise StoreUnavailable(
+                f"{src.abspath}: could not be stored in {blobs.url} "
+                f"({error.strerror or error}); no version was created, run the add again"
+            ) from error
+
+    def batch(chunk: list[SourceFile]) -> list[str]:
+        return [guarded(src) for src in chunk]
+
+    # Files go to the pool in batches: one future per file would cost more than hashing a
+    # small file. Batches stay small enough to balance the load and update the progress bar.
+    size = max(1, min(64, len(files) // ((workers or default_workers()) * 4) or 1))
+    chunks = [files[k : k + size] for k in range(0, len(files), size)]
+    digests: list[str] = []
+    done_bytes = 0
     total_bytes = sum(f.stamp.size for f in files)
     with ThreadPoolExecutor(max_workers=workers or default_workers()) as pool:
-        for entry in pool.map(one, files):
-            entries.append(entry)
-            done_files += 1
-            done_bytes += entry.size
+        for chunk, found in zip(chunks, pool.map(batch, chunks), strict=True):
+            digests.extend(found)
+            done_bytes += sum(f.stamp.size for f in chunk)
             if progress is not None:
-                progress(done_files, done_bytes, len(files), total_bytes)
+                progress(len(digests), done_bytes, len(files), total_bytes)
+    entries = [
+        ManifestEntry(f.rel, d, f.stamp.size, media_type(f.rel))
+        for f, d in zip(files, digests, strict=True)
+    ]
+    if root is not None:
+        sync_store(root)  # one flush for every blob, before any row can refer to them
     if cache is not None:
         cache.store((f.abspath, f.stamp, e.hash) for f, e in zip(files, entries, strict=True))
     return Manifest(tuple(entries))

@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from stackml.data.ingest import LocalIngest, local_root
 from stackml.data.manifest import Manifest, ManifestEntry, Progress, default_workers, safe_path
 from stackml.errors import IntegrityError, InvalidInput
 
@@ -116,10 +117,16 @@ def materialize(
             f"{version.label} has a file named {TABLE_FILE}; it clashes with its table"
         )
 
+    root = local_root(blobs)
+    ingest = LocalIngest(root) if root is not None else None
+
     def one(item: tuple[Path, ManifestEntry]) -> int:
         target, entry = item
         target.parent.mkdir(parents=True, exist_ok=True)
         if link and _link(blobs, entry, target):
+            return entry.size
+        if ingest is not None:
+            ingest.get_to(entry.hash, entry.size, target, entry.path)
             return entry.size
         try:
             blobs.get_file(entry.hash, target)
@@ -155,10 +162,6 @@ def is_materialized(dest: Path, version: DatasetVersion) -> bool:
 
 
 def remove_tree(path: Path) -> None:
-    """Delete a materialised folder, read-only files included."""
-
-    def unlock(func: object, target: str, _exc: object) -> None:
-        os.chmod(os.path.dirname(target), stat.S_IRWXU)
-        os.unlink(target)
-
-    shutil.rmtree(path, onexc=unlock)  # type: ignore[arg-type]
+    """Delete a materialised folder (its read-only files go too: unlinking needs only a
+    writable folder)."""
+    shutil.rmtree(path)

@@ -31,8 +31,14 @@ class BaselineOut(BaseModel):
 
     @classmethod
     def of(cls, b: Baseline) -> BaselineOut:
-        return cls(project=b.project, name=b.name, kind=b.kind, metrics=b.metrics,
-                   source=b.source, created_at=b.created_at)
+        return cls(
+            project=b.project,
+            name=b.name,
+            kind=b.kind,
+            metrics=b.metrics,
+            source=b.source,
+            created_at=b.created_at,
+        )
 
 
 class DefinitionIn(Body):
@@ -54,5 +60,11 @@ class DefinitionOut(BaseModel):
 
     @classmethod
     def of(cls, d: MetricDefinition) -> DefinitionOut:
-        return cls(project=d.project, kind=d.kind, spec=d.spec, goal=d.goal,
-                   updated_at=d.updated_at, metrics=list(d.metrics))
+        return cls(
+            project=d.project,
+            kind=d.kind,
+            spec=d.spec,
+            goal=d.goal,
+            updated_at=d.updated_at,
+            metrics=list(d.metrics),
+        )

@@ -29,8 +29,9 @@ def _seg(value: str) -> str:
 
 
 def _baseline(d: Mapping[str, Any]) -> Baseline:
-    return Baseline(d["project"], d["name"], d["kind"], dict(d["metrics"]), d["source"],
-                    d["created_at"])
+    return Baseline(
+        d["project"], d["name"], d["kind"], dict(d["metrics"]), d["source"], d["created_at"]
+    )
 
 
 def _definition(d: Mapping[str, Any]) -> MetricDefinition:

@@ -139,7 +139,7 @@ def _eval(node: ast.AST, metrics: Mapping[str, float]) -> float:
     if isinstance(node, ast.Expression):
         return _eval(node.body, metrics)
     if isinstance(node, ast.Constant):
-        return float(node.value)
+        return float(node.value)  # type: ignore[arg-type]  # numbers only, checked by parse
     if isinstance(node, ast.Name):
         return float(metrics[node.id])
     if isinstance(node, ast.UnaryOp):
@@ -186,8 +186,10 @@ def check_definition(definition: MetricDefinition) -> MetricDefinition:
             weights = spec.get("weights")
             if not isinstance(weights, Mapping) or not weights:
                 raise InvalidInput('a weighted definition needs {"weights": {metric: weight}}')
-            clean = {names.validate_key(k, what="metric name"): _number(w, f"weight of {k}")
-                     for k, w in weights.items()}
+            clean = {
+                names.validate_key(k, what="metric name"): _number(w, f"weight of {k}")
+                for k, w in weights.items()
+            }
             if sum(abs(w) for w in clean.values()) == 0:
                 raise InvalidInput("at least one weight must be non-zero")
             norm: dict[str, Any] = {"weights": clean}
@@ -200,11 +202,13 @@ def check_definition(definition: MetricDefinition) -> MetricDefinition:
                     raise InvalidInput(
                         f"a constraint is {{metric, op, value}} with op in {OPERATORS}: {item!r}"
                     )
-                constraints.append({
-                    "metric": names.validate_key(item.get("metric"), what="constraint metric"),
-                    "op": item["op"],
-                    "value": _number(item.get("value"), "constraint value"),
-                })
+                constraints.append(
+                    {
+                        "metric": names.validate_key(item.get("metric"), what="constraint metric"),
+                        "op": item["op"],
+                        "value": _number(item.get("value"), "constraint value"),
+                    }
+                )
             norm = {"objective": objective, "constraints": constraints}
             used = tuple(dict.fromkeys([objective, *(c["metric"] for c in constraints)]))
         elif kind == "expression":
@@ -215,13 +219,12 @@ def check_definition(definition: MetricDefinition) -> MetricDefinition:
             raise InvalidInput(f"unknown definition kind {kind!r}: use one of {DEFINITION_KINDS}")
     except names.InvalidName as exc:
         raise InvalidInput(str(exc)) from exc
-    return MetricDefinition(kind, norm, definition.goal, definition.project,
-                            definition.updated_at, used)
+    return MetricDefinition(
+        kind, norm, definition.goal, definition.project, definition.updated_at, used
+    )
 
 
-def evaluate_definition(
-    definition: MetricDefinition, metrics: Mapping[str, float]
-) -> float | None:
+def evaluate_definition(definition: MetricDefinition, metrics: Mapping[str, float]) -> float | None:
     """The single score of ``metrics`` under ``definition``; ``None`` when a metric it needs
     is missing or a constraint fails (such a run has no score and never wins)."""
     checked = check_definition(definition)
@@ -235,8 +238,13 @@ def evaluate_definition(
     if checked.kind == "constrained":
         for c in spec["constraints"]:
             value, limit = float(metrics[c["metric"]]), c["value"]
-            ok = {"<=": value <= limit, "<": value < limit, ">=": value >= limit,
-                  ">": value > limit, "==": value == limit}[c["op"]]
+            ok = {
+                "<=": value <= limit,
+                "<": value < limit,
+                ">=": value >= limit,
+                ">": value > limit,
+                "==": value == limit,
+            }[c["op"]]
             if not ok:
                 return None
         return float(metrics[spec["objective"]])
@@ -250,8 +258,10 @@ def check_baseline_metrics(metrics: object) -> dict[str, float]:
     if not isinstance(metrics, Mapping) or not metrics:
         raise InvalidInput("a baseline needs at least one metric value")
     try:
-        return {names.validate_key(k, what="metric name"): _number(v, f"baseline metric {k}")
-                for k, v in metrics.items()}
+        return {
+            names.validate_key(k, what="metric name"): _number(v, f"baseline metric {k}")
+            for k, v in metrics.items()
+        }
     except names.InvalidName as exc:
         raise InvalidInput(str(exc)) from exc
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from stackml.training.checkpoint import (
-    CheckpointPolicy,
     Checkpointer,
+    CheckpointPolicy,
     load_checkpoint,
     save_checkpoint,
 )

@@ -21,6 +21,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,10 +84,33 @@ def _rank_main(
         result = fn(*args)
         with open(Path(folder) / f"rank{local_rank}.json", "w", encoding="utf-8") as handle:
             json.dump(result, handle)
+    except BaseException as exc:
+        # Noted with the time it happened: the launch names the rank that failed first (its
+        # peers then fail too, with broken connections, which is not the cause).
+        note = {"time": time.time(), "error": f"{type(exc).__name__}: {exc}"}
+        with open(Path(folder) / f"rank{local_rank}.error", "w", encoding="utf-8") as handle:
+            json.dump(note, handle)
+        raise
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
         dist.destroy_process_group()
+
+
+def _failure_message(folder: str, nprocs: int, error: BaseException) -> str:
+    notes = []
+    for rank in range(nprocs):
+        path = Path(folder) / f"rank{rank}.error"
+        if path.exists():
+            note = json.loads(path.read_text(encoding="utf-8"))
+            notes.append((note["time"], rank, note["error"]))
+    if not notes:  # a rank died without raising (killed, out of memory)
+        return f"distributed launch failed: {error}"
+    notes.sort()
+    _, first_rank, first_error = notes[0]
+    others = "; ".join(f"rank {rank}: {text}" for _, rank, text in notes[1:])
+    message = f"distributed launch failed: rank {first_rank} failed first with {first_error}"
+    return f"{message} (then {others})" if others else message
 
 
 def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
@@ -143,6 +167,7 @@ def launch(
             project=project,
             name=run_name,
             params={**(params or {}), "nprocs": nprocs, "backend": backend},
+            nested=True,
         )
     run_env = {RUN_ENV: run.id} if run is not None else {}
     if run is not None:  # the ranks log to the store the run lives in
@@ -169,7 +194,7 @@ def launch(
         if error is not None:
             if run is not None:
                 run.finish(status="failed")
-            raise LaunchError(f"distributed launch failed: {error}") from error
+            raise LaunchError(_failure_message(folder, nprocs, error)) from error
         results = []
         for rank in range(nprocs):
             with open(Path(folder) / f"rank{rank}.json", encoding="utf-8") as handle:

@@ -24,10 +24,10 @@ __all__ = [
     "baseline_deltas",
     "compute_internal_baselines",
     "latest_metrics",
-    "set_baseline",
-    "set_metric_definition",
     "score_metrics",
     "score_run",
+    "set_baseline",
+    "set_metric_definition",
 ]
 
 
@@ -139,15 +139,16 @@ def compute_internal_baselines(
         model.fit(xtr, ytr)
         scores[name] = float((model.predict(xte) == yte).mean())
         store.set_baseline(
-            project, name, kind="internal", metrics={metric: scores[name]},
+            project,
+            name,
+            kind="internal",
+            metrics={metric: scores[name]},
             source=f"scikit-learn {type(model).__name__} on {len(xtr)} training rows",
         )
     return scores
 
 
-def baseline_deltas(
-    run_id: str, *, tracking_uri: str | None = None
-) -> dict[str, dict[str, float]]:
+def baseline_deltas(run_id: str, *, tracking_uri: str | None = None) -> dict[str, dict[str, float]]:
     """For each baseline of the run's project: run metric minus baseline metric, for the
     metrics both have."""
     run = get_run(run_id, tracking_uri=tracking_uri)
@@ -157,6 +158,5 @@ def baseline_deltas(
     except NotFound:
         return {}
     return {
-        b.name: {k: latest[k] - v for k, v in b.metrics.items() if k in latest}
-        for b in baselines
+        b.name: {k: latest[k] - v for k, v in b.metrics.items() if k in latest} for b in baselines
     }

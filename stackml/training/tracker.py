@@ -52,9 +52,16 @@ def grad_norm(model: torch.nn.Module) -> float:
 def _default_entrypoint() -> str | None:
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None)
-    if not path:
-        return None
-    return os.path.relpath(os.path.abspath(path))
+    return os.path.abspath(path) if path else None
+
+
+def absolute_entrypoint(entrypoint: str) -> str:
+    """``script.py:function`` with the script made absolute, so the run can find it again."""
+    path, sep, func = entrypoint.rpartition(":")
+    if not sep or not path.endswith(".py"):
+        path, func = entrypoint, ""
+    absolute = os.path.abspath(path)
+    return f"{absolute}:{func}" if func else absolute
 
 
 class Tracker:
@@ -68,7 +75,8 @@ class Tracker:
         params: Params of the run started here.
         tags: Tags of the run started here.
         entrypoint: What reproduces this run, ``"script.py:function"`` (the function takes
-            the run's params as keyword arguments); defaults to the ``__main__`` script.
+            the run's params as keyword arguments) or ``"script.py"``; defaults to the
+            ``__main__`` script. Recorded with an absolute path as ``stackml.entrypoint``.
         log_every: Log every n-th call of :meth:`log_step` (1 logs every step).
         grad_norms: Log ``grad_norm`` on each logged step (needs ``model`` in ``log_step``).
         system_every_s: Seconds between CPU/memory samples (psutil, when installed);
@@ -94,7 +102,7 @@ class Tracker:
             raise ValueError("log_every must be at least 1")
         self._owns_run = run is None
         all_tags = dict(tags or {})
-        entry = entrypoint or _default_entrypoint()
+        entry = absolute_entrypoint(entrypoint) if entrypoint else _default_entrypoint()
         if entry:
             all_tags.setdefault(ENTRYPOINT_TAG, entry)
         reproduces = os.environ.get(REPRODUCES_ENV)

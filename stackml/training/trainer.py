@@ -137,9 +137,7 @@ class Trainer:
         self._scaler = torch.amp.GradScaler("cuda") if self.amp else None
         self.tracker = tracker
         self.checkpointer = (
-            Checkpointer(
-                checkpoint_dir, checkpoint_policy, run=tracker.run if tracker else None
-            )
+            Checkpointer(checkpoint_dir, checkpoint_policy, run=tracker.run if tracker else None)
             if checkpoint_dir is not None
             else None
         )
@@ -190,7 +188,6 @@ class Trainer:
         Returns:
             Steps, epochs, whether early stopping fired, and the losses of this call's steps.
         """
-        import torch
 
         generator: torch.Generator | None = getattr(train, "generator", None)
         start_epoch, skip = 0, 0

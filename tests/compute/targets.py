@@ -35,3 +35,22 @@ def rank_one_fails() -> None:
     if dist.get_rank() == 1:
         raise RuntimeError("rank 1 gives up")
     dist.all_reduce(torch.ones(1))  # blocks: its peer is gone
+
+
+def nccl_steps(steps: int) -> dict[str, object]:
+    """A few DDP steps on this rank's GPU with nccl; answers backend, world and device."""
+    import torch
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    local = int(os.environ["LOCAL_RANK"])
+    torch.cuda.set_device(local)
+    torch.manual_seed(0)
+    model = DistributedDataParallel(torch.nn.Linear(64, 10).cuda(), device_ids=[local])
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(steps):
+        loss = model(torch.randn(32, 64, device="cuda")).pow(2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return {"backend": dist.get_backend(), "world": dist.get_world_size(), "device": local}

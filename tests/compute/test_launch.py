@@ -59,7 +59,7 @@ def test_ddp_keeps_ranks_identical_and_matches_one_process(_isolated_env: Path) 
 
 
 def test_one_failing_rank_fails_the_launch_cleanly(_isolated_env: Path) -> None:
-    with pytest.raises(LaunchError, match="rank 1 gives up"):
+    with pytest.raises(LaunchError, match="rank 1 failed first with RuntimeError: rank 1 gives up"):
         launch(rank_one_fails, nprocs=2, project="ddp-fail")
     failed = stackml.search_runs(project="ddp-fail")
     assert [r.status.value for r in failed] == ["failed"]

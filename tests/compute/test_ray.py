@@ -32,6 +32,8 @@ def ray_cluster() -> Iterator[None]:
         _node_ip_address="127.0.0.1",
         log_to_driver=False,
         configure_logging=False,
+        # Ray's workers import the test package's functions by name.
+        runtime_env={"env_vars": {"PYTHONPATH": TEST_ENV["PYTHONPATH"]}},
     )
     try:
         yield
@@ -100,3 +102,26 @@ def test_cancel_and_timeout_kill_the_tree_on_ray(
     timed = executor.submit(make_spec(["sleep", "60"], timeout=0.5))
     final = executor.wait(timed.id, timeout=60)
     assert final.state is JobState.FAILED and "timed out" in (final.error or "")
+
+
+def test_ddp_ranks_as_ray_actors(ray_cluster: None, store: Store) -> None:
+    from stackml.training import LaunchError
+    from stackml.training.digits_ddp import train_digits
+    from stackml.training.ray_launch import launch_on_ray
+    from tests.compute.targets import rank_one_fails
+
+    result = launch_on_ray(train_digits, nprocs=2, args=(1,), project="ray-ddp")
+    rank0, rank1 = result.results
+    assert (rank0["world_size"], rank1["rank"]) == (2.0, 1.0)
+    assert rank0["max_param_diff"] == 0.0 and rank0["test_accuracy"] == rank1["test_accuracy"]
+    assert result.run_id is not None
+    run = store.metadata.get_run(result.run_id)
+    assert run.metrics["test_accuracy"].latest == pytest.approx(rank0["test_accuracy"])
+    paths = [a.path for a in store.metadata.list_artifacts(result.run_id, "logs")]
+    assert paths == ["logs/rank0.log", "logs/rank1.log"]
+
+    with pytest.raises(LaunchError, match="rank 1 failed"):
+        launch_on_ray(rank_one_fails, nprocs=2, timeout_s=60)
+    # Both actors were killed: the CPUs are free again for the next launch.
+    again = launch_on_ray(train_digits, nprocs=2, args=(1,))
+    assert len(again.results) == 2

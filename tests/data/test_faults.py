@@ -17,7 +17,7 @@ import pytest
 import stackml.data as sd
 from stackml.data.manifest import Manifest, ManifestEntry
 from stackml.data.materialize import materialize
-from stackml.errors import IntegrityError, InvalidInput, NotFound
+from stackml.errors import IntegrityError, InvalidInput, NotFound, StoreUnavailable
 from stackml.store import Store
 from stackml.store.blobs.local import LocalBlobStore
 from stackml.store.datasets_base import VersionDraft
@@ -121,7 +121,7 @@ class _FullDisk(LocalBlobStore):
 
 def test_disk_error_mid_add_leaves_no_version(store: Store, tree: Path) -> None:
     full = Store(store.metadata, _FullDisk(Path(store.blobs.url), room=3), store.location)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(StoreUnavailable, match=r"No space left on device.*run the add again"):
         sd.add("interrupted", tree, store=full, workers=1)
     with pytest.raises(NotFound):
         sd.list_versions("interrupted", store=store)

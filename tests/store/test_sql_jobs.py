@@ -238,3 +238,18 @@ def test_concurrent_claims_never_share_a_job(store: SqlMetadataStore) -> None:
         t.join()
     assert sorted(claimed) == sorted(ids)
     assert {j.state for j in store.list_jobs(limit=100)} == {JobState.SUCCEEDED}
+
+
+def test_only_external_executors_update_jobs_directly(store: SqlMetadataStore) -> None:
+    local = store.submit_job(_spec("local"))
+    with pytest.raises(Conflict):
+        store.update_job(local.id, state="running")
+    remote = store.submit_job(_spec("remote"), executor="ray")
+    running = store.update_job(remote.id, state="running")
+    assert running.state is JobState.RUNNING and running.attempts == 1
+    done = store.update_job(remote.id, state="succeeded", exit_code=0)
+    assert done.state is JobState.SUCCEEDED and done.finished_at is not None
+    with pytest.raises(Conflict):
+        store.update_job(remote.id, state="failed")
+    with pytest.raises(InvalidInput):
+        store.submit_job(_spec("x"), executor="slurm")

@@ -42,8 +42,13 @@ def test_baselines_round_trip(store: SqlMetadataStore) -> None:
 
 @pytest.mark.parametrize(
     ("kind", "metrics"),
-    [("robot", {"acc": 1.0}), ("human", {}), ("human", {"acc": float("nan")}),
-     ("human", {"acc": "high"}), ("human", {"bad key!": 1.0})],
+    [
+        ("robot", {"acc": 1.0}),
+        ("human", {}),
+        ("human", {"acc": float("nan")}),
+        ("human", {"acc": "high"}),
+        ("human", {"bad key!": 1.0}),
+    ],
 )
 def test_bad_baselines_are_refused(store: SqlMetadataStore, kind: str, metrics: dict) -> None:
     with pytest.raises(InvalidInput):
@@ -81,9 +86,7 @@ def test_metric_definition_round_trip(store: SqlMetadataStore) -> None:
         MetricDefinition("magic", {}),
     ],
 )
-def test_bad_definitions_are_refused(
-    store: SqlMetadataStore, definition: MetricDefinition
-) -> None:
+def test_bad_definitions_are_refused(store: SqlMetadataStore, definition: MetricDefinition) -> None:
     with pytest.raises(InvalidInput):
         store.set_metric_definition("digits", definition)
 

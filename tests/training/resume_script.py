@@ -24,8 +24,9 @@ def main() -> None:
     data = torch.randn(96, 6)
     target = (data.sum(dim=1) > 0).long()
     generator = torch.Generator().manual_seed(11)
-    loader = DataLoader(TensorDataset(data, target), batch_size=16, shuffle=True,
-                        generator=generator)
+    loader = DataLoader(
+        TensorDataset(data, target), batch_size=16, shuffle=True, generator=generator
+    )
     model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 2))
     out = open(loss_file, "a")  # noqa: SIM115 - kept open for the whole run
 
@@ -46,7 +47,11 @@ def main() -> None:
         optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
         sched = torch.optim.lr_scheduler.StepLR(optimizer, step_size=5, gamma=0.9)
         trainer = Trainer(
-            model, optimizer=optimizer, scheduler=sched, max_epochs=4, tracker=tracker,
+            model,
+            optimizer=optimizer,
+            scheduler=sched,
+            max_epochs=4,
+            tracker=tracker,
             checkpoint_dir=ckpt_dir,
             checkpoint_policy=CheckpointPolicy(every_n_steps=4, keep_last=2),
         )

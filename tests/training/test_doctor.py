@@ -127,8 +127,9 @@ def test_batchnorm_using_batch_statistics_in_eval_is_caught() -> None:
     model = nn.Sequential(nn.Linear(10, 16), nn.BatchNorm1d(16, track_running_stats=False))
     finding = doctor.check_eval_mode(model, _batch()[0])
     assert not finding.ok and "batch" in finding.message
-    assert doctor.check_eval_mode(nn.Sequential(nn.Linear(10, 16), nn.BatchNorm1d(16)),
-                                  _batch()[0]).ok
+    assert doctor.check_eval_mode(
+        nn.Sequential(nn.Linear(10, 16), nn.BatchNorm1d(16)), _batch()[0]
+    ).ok
 
 
 class _Log(nn.Module):
@@ -153,9 +154,15 @@ def test_examine_runs_every_check_and_logs_to_a_run() -> None:
 
     report = doctor.examine(_mlp(nn.Softmax(dim=-1)), _batch(), CE, overfit_steps=20)
     checks = [f.check for f in report.findings]
-    assert checks == ["nonfinite", "input_scale", "broadcasting", "loss_input", "eval_mode",
-                      "overfit_one_batch"]
-    assert not report.ok and [f.check for f in report.problems][0] == "loss_input"
+    assert checks == [
+        "nonfinite",
+        "input_scale",
+        "broadcasting",
+        "loss_input",
+        "eval_mode",
+        "overfit_one_batch",
+    ]
+    assert not report.ok and next(f.check for f in report.problems) == "loss_input"
     with stackml.start_run(project="doc") as run:
         report.log_to(run)
     path = download_artifact(run.id, doctor.REPORT_ARTIFACT, Path("report.json"))

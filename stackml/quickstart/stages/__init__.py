@@ -11,7 +11,8 @@ if TYPE_CHECKING:
 def default_stages() -> list[Stage]:
     """Every stage stackml ships, in order. Later stages may read earlier results."""
     from stackml.quickstart.stages.baseline import BaselineStage
+    from stackml.quickstart.stages.cnn import CnnStage
     from stackml.quickstart.stages.datasets import DatasetsStage
     from stackml.quickstart.stages.job import JobStage
 
-    return [DatasetsStage(), BaselineStage(), JobStage()]
+    return [DatasetsStage(), BaselineStage(), CnnStage(), JobStage()]

@@ -15,6 +15,7 @@ from stackml.server.routers import (
     runs,
     training,
     ui_charts,
+    ui_datasets,
     ui_jobs,
     ui_pages,
     ui_session,
@@ -39,6 +40,7 @@ ROUTERS = (
     ui_session.router,
     ui_pages.router,
     ui_jobs.router,
+    ui_datasets.router,
 )
 
 __all__ = ["ROUTERS"]

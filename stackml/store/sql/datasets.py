@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, Table, delete, func, select, update
 
 from stackml._internal.hashing import hash_bytes, is_content_hash
 from stackml._internal.timeutil import now_ms
@@ -40,11 +40,11 @@ from stackml.store.sql.models_datasets import (
     DatasetVersionRow,
 )
 
-DATASETS = DatasetRow.__table__
-VERSIONS = DatasetVersionRow.__table__
-BLOBS = DatasetBlobRow.__table__
-ALIASES = DatasetAliasRow.__table__
-EVENTS = DatasetAliasEventRow.__table__
+DATASETS: Table = cast(Table, DatasetRow.__table__)
+VERSIONS: Table = cast(Table, DatasetVersionRow.__table__)
+BLOBS: Table = cast(Table, DatasetBlobRow.__table__)
+ALIASES: Table = cast(Table, DatasetAliasRow.__table__)
+EVENTS: Table = cast(Table, DatasetAliasEventRow.__table__)
 _HEX_PREFIX = re.compile(r"^[0-9a-f]{4,32}$")
 _BLOB_BATCH = 5_000
 
@@ -267,7 +267,7 @@ def create_version(conn: Connection, draft: VersionDraft) -> DatasetVersion:
 
 def list_datasets(conn: Connection) -> list[Dataset]:
     live = VERSIONS.c.deleted_at.is_(None)
-    counts = dict(
+    counts: dict[str, int] = dict(
         conn.execute(  # type: ignore[arg-type]
             select(VERSIONS.c.dataset, func.count()).where(live).group_by(VERSIONS.c.dataset)
         ).all()

@@ -203,6 +203,10 @@ def retry_job(conn: Connection, job_id: str) -> Job:
 
 def update_job(conn: Connection, job_id: str, values: dict[str, Any]) -> Job:
     row = get_row(conn, job_id, lock=True)
+    if row.executor == "local":
+        # Their workers report through claims, leases and finish_job; a free-form update
+        # could leave a job "running" with no lease to expire.
+        raise Conflict(f"job {job_id} runs on the local queue; only its worker updates it")
     new_state = values.get("state")
     if new_state is not None:
         if JobState(row.state).is_terminal and new_state != row.state:

@@ -65,8 +65,14 @@ class SqlTrainingStore(TrainingStore):
         clean = check_baseline_metrics(metrics)
         if not isinstance(source, str) or len(source) > 2000:
             raise InvalidInput("a baseline's source is text of at most 2000 characters")
-        row = {"project": project, "name": name, "kind": kind, "metrics": clean,
-               "source": source, "created_at": now_ms()}
+        row = {
+            "project": project,
+            "name": name,
+            "kind": kind,
+            "metrics": clean,
+            "source": source,
+            "created_at": now_ms(),
+        }
 
         def work(conn: Connection) -> Baseline:
             _upsert(conn, BASELINES, ["project", "name"], row)
@@ -102,13 +108,19 @@ class SqlTrainingStore(TrainingStore):
         if not isinstance(definition, MetricDefinition):
             raise InvalidInput("a metric definition is a MetricDefinition")
         checked = check_definition(definition)
-        row = {"project": project, "kind": checked.kind, "spec": checked.spec,
-               "goal": checked.goal, "updated_at": now_ms()}
+        updated = now_ms()
+        row = {
+            "project": project,
+            "kind": checked.kind,
+            "spec": checked.spec,
+            "goal": checked.goal,
+            "updated_at": updated,
+        }
         self._db.transact(
             lambda c: _upsert(c, DEFINITIONS, ["project"], row), write=True, what="set definition"
         )
         return check_definition(
-            MetricDefinition(checked.kind, checked.spec, checked.goal, project, row["updated_at"])
+            MetricDefinition(checked.kind, checked.spec, checked.goal, project, updated)
         )
 
     def get_metric_definition(self, project: str) -> MetricDefinition:

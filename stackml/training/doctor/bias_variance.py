@@ -140,10 +140,15 @@ def bias_variance_report(
     }
     # Remedies go in order: fix underfitting first, then overfitting, then shift, then the
     # validation set; the first part above the tolerance is the one to work on.
-    diagnosis = next((k for k in ("bias", "variance", "shift", "val_overfitting")
-                      if parts[k] > tolerance), "ok")
-    steps = list(NEXT_STEPS.get(diagnosis, ["nothing stands out: tune hyperparameters or "
-                                            "raise the bar with a better baseline"]))
+    diagnosis = next(
+        (k for k in ("bias", "variance", "shift", "val_overfitting") if parts[k] > tolerance), "ok"
+    )
+    steps = list(
+        NEXT_STEPS.get(
+            diagnosis,
+            ["nothing stands out: tune hyperparameters or raise the bar with a better baseline"],
+        )
+    )
     return BiasVarianceReport(
         errors={k: float(v) for k, v in errors.items()},
         irreducible=float(baseline),

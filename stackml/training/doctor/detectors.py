@@ -182,8 +182,10 @@ def check_eval_mode(model: torch.nn.Module, inputs: torch.Tensor) -> Finding:
         if random:
             what.append("two evaluations of the same batch differ (dropout still active?)")
         if batch_dependent:
-            what.append("a sample's output depends on the rest of the batch (batch norm "
-                        "using batch statistics?)")
+            what.append(
+                "a sample's output depends on the rest of the batch (batch norm "
+                "using batch statistics?)"
+            )
         if still_training:
             what.append(f"modules still in training mode: {', '.join(still_training[:5])}")
         return Finding(
@@ -210,11 +212,11 @@ def find_nonfinite(model: torch.nn.Module, inputs: torch.Tensor) -> Finding:
                 return
             tensors = output if isinstance(output, (tuple, list)) else (output,)
             for t in tensors:
-                if isinstance(t, torch.Tensor) and t.is_floating_point():
-                    if not bool(torch.isfinite(t).all()):
-                        kind = "NaN" if bool(torch.isnan(t).any()) else "Inf"
-                        first.append((name or type(module).__name__, kind))
-                        return
+                floating = isinstance(t, torch.Tensor) and t.is_floating_point()
+                if floating and not bool(torch.isfinite(t).all()):
+                    kind = "NaN" if bool(torch.isnan(t).any()) else "Inf"
+                    first.append((name or type(module).__name__, kind))
+                    return
 
         return check
 
@@ -225,9 +227,12 @@ def find_nonfinite(model: torch.nn.Module, inputs: torch.Tensor) -> Finding:
         with torch.no_grad():
             if not bool(torch.isfinite(inputs).all()):
                 return Finding(
-                    "nonfinite", False, "the inputs already hold NaN or Inf",
+                    "nonfinite",
+                    False,
+                    "the inputs already hold NaN or Inf",
                     "Clean the data: look for missing values and divisions by zero in the "
-                    "preprocessing.", {"module": None},
+                    "preprocessing.",
+                    {"module": None},
                 )
             out = model(inputs)
     finally:

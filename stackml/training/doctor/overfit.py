@@ -9,6 +9,7 @@ regularisation or the data pipeline.
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -41,7 +42,7 @@ def classify_curve(losses: list[float], *, target: float) -> str:
     if len(finite) < len(losses) or max(finite) > 1000 * max(abs(first), 1e-8):
         return "explodes"
     last = losses[-1]
-    if last <= target or last <= 0.01 * abs(first):
+    if last <= target or last <= 0.02 * abs(first):
         return "converged"
     tail = losses[len(losses) // 2 :]
     tail_mean = sum(tail) / len(tail)
@@ -49,7 +50,7 @@ def classify_curve(losses: list[float], *, target: float) -> str:
     # other side: the optimizer is maximising the error.
     if tail_mean > first * 1.05 or (first >= 0 and last < -abs(first)):
         return "goes_up"
-    diffs = [b - a for a, b in zip(tail, tail[1:], strict=False)]
+    diffs = [b - a for a, b in itertools.pairwise(tail)]
     ups = sum(1 for d in diffs if d > 0)
     spread = (max(tail) - min(tail)) / max(abs(tail_mean), 1e-8)
     if diffs and ups / len(diffs) > 0.3 and spread > 0.05:
@@ -65,7 +66,7 @@ def overfit_one_batch(
     steps: int = 200,
     lr: float = 1e-2,
     optimizer: torch.optim.Optimizer | None = None,
-    target: float = 0.01,
+    target: float = 0.05,
     copy_model: bool = True,
 ) -> Finding:
     """Train on one batch and judge whether the loss goes to (near) zero.
@@ -106,9 +107,8 @@ def overfit_one_batch(
     curve = classify_curve(losses, target=target)
     ok = curve == "converged"
     first, last = losses[0], losses[-1]
-    message = (
-        f"loss went from {first:.4g} to {last:.4g} in {len(losses)} steps"
-        + ("" if ok else f": the error {curve.replace('_', ' ')}")
+    message = f"loss went from {first:.4g} to {last:.4g} in {len(losses)} steps" + (
+        "" if ok else f": the error {curve.replace('_', ' ')}"
     )
     shown = losses if len(losses) <= 200 else losses[:: max(1, len(losses) // 200)]
     details = {"curve": curve, "losses": [v if math.isfinite(v) else None for v in shown]}
