@@ -4,7 +4,8 @@ Cases, on the same data in one run:
 
 (a) cold add of N small files (default 10,000 x 10 KiB);
 (b) cold add of one large file (default 1 GiB), with a b3sum-style baseline: the ``blake3``
-    package hashing that file with every core (``max_threads=AUTO``, memory-mapped);
+    package hashing that file with every core (``max_threads=AUTO``, memory-mapped); stackml's
+    own hashing is timed by re-adding the file with a new mtime (hashed again, not copied);
 (c) re-add of (a) after changing one file;
 (d) materialising (a) into an empty folder (``stackml data get`` / ``dvc checkout``).
 
@@ -175,11 +176,15 @@ def main() -> None:
             shutil.rmtree(copy_dest)
             shutil.rmtree(link_dest)
         # (b) one big file, and the raw hashing baseline on the same file
-        sm_b, dvc_b, raw_b = [], [], []
+        sm_b, sm_bh, dvc_b, raw_b = [], [], [], []
         for _ in range(args.repeat):
             raw_b.append(raw_blake3(big))
             sm.reset()
             sm_b.append(_timed(lambda: sm.add("big", big)))
+            # stackml's hashing alone: a new mtime makes the stat cache miss, the content is
+            # already stored, so the re-add hashes the whole file and copies nothing.
+            os.utime(big)
+            sm_bh.append(_timed(lambda: sm.add("big", big)))
             dvc.reset()
             dvc_b.append(_timed(lambda: dvc.add(big)))
     finally:
@@ -187,6 +192,7 @@ def main() -> None:
 
     a_sm, a_dvc = _median(sm_a), _median(dvc_a)
     b_sm, b_dvc, b_raw = _median(sm_b), _median(dvc_b), _median(raw_b)
+    b_hash = _median(sm_bh)
     c_sm, c_dvc = _median(sm_c), _median(dvc_c)
     d_sm, d_sml, d_dvc = _median(sm_d), _median(sm_dl), _median(dvc_d)
     mb = 1e6
@@ -198,7 +204,8 @@ def main() -> None:
     print(
         f"(b) cold add 1 x {args.big_mib} MiB: stackml {b_sm:.2f} s ({big_bytes / b_sm / mb:.0f} "
         f"MB/s), dvc {b_dvc:.2f} s ({big_bytes / b_dvc / mb:.0f} MB/s), raw blake3 "
-        f"{b_raw:.2f} s ({big_bytes / b_raw / mb:.0f} MB/s)"
+        f"{b_raw:.2f} s ({big_bytes / b_raw / mb:.0f} MB/s); stackml hashing alone (re-add, "
+        f"new mtime, nothing copied) {b_hash:.2f} s ({big_bytes / b_hash / mb:.0f} MB/s)"
     )
     print(f"(c) re-add after 1 change: stackml {c_sm:.3f} s, dvc {c_dvc:.3f} s")
     print(
@@ -209,7 +216,8 @@ def main() -> None:
         f"ratios (dvc/stackml time): cold add x{a_dvc / a_sm:.2f} (target >= 3), "
         f"incremental re-add x{c_dvc / c_sm:.2f} (target >= 10), big add x{b_dvc / b_sm:.2f}, "
         f"get x{d_dvc / d_sm:.2f} (link x{d_dvc / d_sml:.2f}); hashing on (b) "
-        f"{b_raw / b_sm:.0%} of raw blake3 (target >= 70%)"
+        f"{b_raw / b_hash:.0%} of raw blake3 (target >= 70%; whole cold add incl. copy "
+        f"{b_raw / b_sm:.0%})"
     )
 
 

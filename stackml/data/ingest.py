@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import itertools
 import os
 import shutil
 import stat
@@ -35,6 +36,7 @@ from stackml.errors import IntegrityError, InvalidInput
 
 #: Files up to this size are read whole; larger ones are memory-mapped and copied.
 SMALL_FILE = 4 << 20
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 def _hash_small(data: bytes) -> str:
@@ -52,34 +54,45 @@ class LocalIngest:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        self.tmp = self.root / "tmp"
-        self._made: set[Path] = set()
+        self._prefix = f"{self.root}{os.sep}"
+        self._tmp = f"{self.root}{os.sep}tmp{os.sep}"
+        self._run = uuid.uuid4().hex[:12]  # unique per ingest, so temp names never collide
+        self._counter = itertools.count()
+        self._made: set[str] = set()
         self._lock = threading.Lock()
 
+    # Plain strings and os calls on the per-file path: pathlib costs more than the I/O of a
+    # 10 KiB file.
+    def _final(self, digest: str) -> str:
+        return f"{self._prefix}{digest[:2]}{os.sep}{digest[2:4]}{os.sep}{digest}"
+
     def path_of(self, digest: str) -> Path:
-        return self.root / digest[:2] / digest[2:4] / digest
+        return Path(self._final(digest))
 
-    def _ensure_dir(self, folder: Path) -> None:
-        if folder in self._made:
+    def _ensure_dir(self, digest: str) -> None:
+        key = digest[:4]
+        if key in self._made:
             return
-        folder.mkdir(parents=True, exist_ok=True)
+        os.makedirs(f"{self._prefix}{digest[:2]}{os.sep}{digest[2:4]}", exist_ok=True)
         with self._lock:
-            self._made.add(folder)
+            self._made.add(key)
 
-    def has(self, digest: str) -> bool:
-        """Whether a blob is stored (a regular file at its address)."""
-        return self._has(self.path_of(digest))
+    def exists(self, digest: str) -> bool:
+        """Whether a blob is stored (a regular file at its address); one ``lstat``."""
+        try:
+            return stat.S_ISREG(os.lstat(self._final(digest)).st_mode)
+        except FileNotFoundError:
+            return False
 
-    def _has(self, final: Path) -> bool:
+    def _has(self, final: str) -> bool:
         try:
             os.utime(final, follow_symlinks=False)  # tells gc the blob is in use again
             return stat.S_ISREG(os.lstat(final).st_mode)
         except FileNotFoundError:
             return False
 
-    def _commit(self, tmp: Path, final: Path) -> None:
-        self._ensure_dir(final.parent)
-        os.replace(tmp, final)
+    def _temp(self) -> str:
+        return f"{self._tmp}ingest-{self._run}-{next(self._counter)}.part"
 
     def put_path(self, source: str, size: int, mtime_ns: int) -> str:
         """Store one file; return its hash. Raises ``InvalidInput`` naming the file."""
@@ -88,27 +101,35 @@ class LocalIngest:
                 with open(source, "rb") as fh:
                     data = fh.read()
                 digest = _hash_small(data)
-                final = self.path_of(digest)
+                final = self._final(digest)
                 if self._has(final):
                     return digest
-                tmp = self.tmp / f"ingest-{uuid.uuid4().hex}.part"
-                with open(tmp, "xb") as out:
-                    out.write(data)
-                self._commit(tmp, final)
+                tmp = self._temp()
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC, 0o644)
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view) :]
+                finally:
+                    os.close(fd)
+                self._ensure_dir(digest)
+                os.replace(tmp, final)
                 return digest
             digest = _hash_large(source)
-            final = self.path_of(digest)
+            final = self._final(digest)
             if self._has(final):
                 return digest
-            tmp = self.tmp / f"ingest-{uuid.uuid4().hex}.part"
+            tmp = self._temp()
             try:
                 shutil.copyfile(source, tmp)
                 st = os.stat(source)
                 if (st.st_size, st.st_mtime_ns) != (size, mtime_ns):
                     raise InvalidInput(f"{source}: changed while it was being added; add again")
-                self._commit(tmp, final)
+                self._ensure_dir(digest)
+                os.replace(tmp, final)
             finally:
-                tmp.unlink(missing_ok=True)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
             return digest
         except PermissionError as error:
             raise InvalidInput(f"{source}: cannot read ({error.strerror})") from error

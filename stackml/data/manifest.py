@@ -13,6 +13,7 @@ every core and uploads to an object store overlap. Symlinks are refused unless
 
 from __future__ import annotations
 
+import functools
 import json
 import mimetypes
 import os
@@ -144,7 +145,12 @@ def scan(root: Path, *, follow_symlinks: bool = False) -> list[SourceFile]:
 
 def media_type(path: str) -> str:
     """A file's media type guessed from its name."""
-    return mimetypes.guess_type(path)[0] or "application/octet-stream"
+    return _media_type_of_suffix(os.path.splitext(path)[1].lower())
+
+
+@functools.lru_cache(maxsize=1024)
+def _media_type_of_suffix(suffix: str) -> str:
+    return mimetypes.guess_type(f"file{suffix}")[0] or "application/octet-stream"
 
 
 def default_workers() -> int:
@@ -160,29 +166,24 @@ def store_files(
     verify: bool = False,
     workers: int | None = None,
     progress: Progress | None = None,
+    source_root: Path | None = None,
 ) -> Manifest:
     """Hash and store every file (in parallel) and return the manifest.
 
     A file whose stamp matches the cache and whose blob is already stored is neither read
-    nor uploaded. Everything else is streamed into the blob store, which hashes it on the
-    way, so a new file is read exactly once.
+    nor uploaded. Everything else is read once, hashed and stored on a thread pool.
+    ``source_root`` (the scanned folder) narrows the cache lookup.
     """
-    cached = {}
+    workers = workers or default_workers()
+    cached: dict[str, tuple[FileStamp, str]] = {}
     if cache is not None and not verify and files:
-        common = Path(os.path.commonpath([f.abspath for f in files]))
-        cached = cache.lookup_under(common if common.is_dir() else common.parent)
+        folder = source_root or Path(os.path.commonpath([f.abspath for f in files]))
+        cached = cache.lookup_under(folder if folder.is_dir() else folder.parent)
 
     root = local_root(blobs)
     ingest = LocalIngest(root) if root is not None else None
 
-    def stored(digest: str) -> bool:
-        # A cached hash is used only while its blob is still in the store.
-        return ingest.has(digest) if ingest is not None else blobs.exists(digest)
-
-    def one(src: SourceFile) -> str:
-        hit = cached.get(src.abspath)
-        if hit is not None and hit[0] == src.stamp and stored(hit[1]):
-            return hit[1]
+    def store_one(src: SourceFile) -> str:
         if ingest is not None:
             return ingest.put_path(src.abspath, src.stamp.size, src.stamp.mtime_ns)
         try:
@@ -194,7 +195,7 @@ def store_files(
 
     def guarded(src: SourceFile) -> str:
         try:
-            return one(src)
+            return store_one(src)
         except StackmlError:
             raise
         except OSError as error:  # a full or failing disk, a broken connection
@@ -203,28 +204,44 @@ def store_files(
                 f"({error.strerror or error}); no version was created, run the add again"
             ) from error
 
-    def batch(chunk: list[SourceFile]) -> list[str]:
-        return [guarded(src) for src in chunk]
+    # Cache hits: a matching stamp is trusted only while its blob is still stored. Local
+    # checks are one lstat each, cheaper inline than on the pool; remote ones go to the pool.
+    digests: dict[int, str] = {}
+    candidates = [
+        (k, hit[1])
+        for k, f in enumerate(files)
+        if (hit := cached.get(f.abspath)) is not None and hit[0] == f.stamp
+    ]
+    if ingest is not None:
+        digests.update((k, d) for k, d in candidates if ingest.exists(d))
+    elif candidates:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            present = pool.map(blobs.exists, [d for _, d in candidates])
+            digests.update((k, d) for (k, d), ok in zip(candidates, present, strict=True) if ok)
+    misses = [k for k in range(len(files)) if k not in digests]
 
-    # Files go to the pool in batches: one future per file would cost more than hashing a
-    # small file. Batches stay small enough to balance the load and update the progress bar.
-    size = max(1, min(64, len(files) // ((workers or default_workers()) * 4) or 1))
-    chunks = [files[k : k + size] for k in range(0, len(files), size)]
-    digests: list[str] = []
-    done_bytes = 0
     total_bytes = sum(f.stamp.size for f in files)
-    with ThreadPoolExecutor(max_workers=workers or default_workers()) as pool:
-        for chunk, found in zip(chunks, pool.map(batch, chunks), strict=True):
-            digests.extend(found)
-            done_bytes += sum(f.stamp.size for f in chunk)
+    done_bytes = sum(files[k].stamp.size for k in digests)
+    if progress is not None and digests:
+        progress(len(digests), done_bytes, len(files), total_bytes)
+    # Misses go to the pool in batches: one future per file would cost more than hashing a
+    # small file. Batches stay small enough to balance the load and move the progress bar.
+    size = max(1, min(64, len(misses) // (workers * 4) or 1))
+    chunks = [misses[k : k + size] for k in range(0, len(misses), size)]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = pool.map(lambda chunk: [guarded(files[k]) for k in chunk], chunks)
+        for chunk, found in zip(chunks, results, strict=True):
+            digests.update(zip(chunk, found, strict=True))
+            done_bytes += sum(files[k].stamp.size for k in chunk)
             if progress is not None:
                 progress(len(digests), done_bytes, len(files), total_bytes)
-    entries = [
-        ManifestEntry(f.rel, d, f.stamp.size, media_type(f.rel))
-        for f, d in zip(files, digests, strict=True)
-    ]
-    if root is not None:
-        sync_store(root)  # one flush for every blob, before any row can refer to them
-    if cache is not None:
-        cache.store((f.abspath, f.stamp, e.hash) for f, e in zip(files, entries, strict=True))
-    return Manifest(tuple(entries))
+    if root is not None and misses:
+        sync_store(root)  # one flush for every new blob, before any row can refer to them
+    if cache is not None and misses:
+        cache.store((files[k].abspath, files[k].stamp, digests[k]) for k in misses)
+    return Manifest(
+        tuple(
+            ManifestEntry(f.rel, digests[k], f.stamp.size, media_type(f.rel))
+            for k, f in enumerate(files)
+        )
+    )

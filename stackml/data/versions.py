@@ -134,7 +134,13 @@ def add_version(
         cache = HashCache() if use_cache else None
         try:
             manifest = store_files(
-                files, store.blobs, cache=cache, verify=verify, workers=workers, progress=progress
+                files,
+                store.blobs,
+                cache=cache,
+                verify=verify,
+                workers=workers,
+                progress=progress,
+                source_root=root.absolute(),
             )
         finally:
             if cache is not None:

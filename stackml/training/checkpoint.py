@@ -285,7 +285,12 @@ class Checkpointer:
         kept = []
         for path in _complete(self.directory):
             meta = json.loads((path / META).read_text())
-            kept.append({"name": path.name, "step": meta["step"], "metrics": meta["metrics"]})
+            # JSON has no NaN: a metric that was not a number is shown as null.
+            values = {
+                k: (v if isinstance(v, (int, float)) and math.isfinite(v) else None)
+                for k, v in meta["metrics"].items()
+            }
+            kept.append({"name": path.name, "step": meta["step"], "metrics": values})
         return {
             "checkpoints": kept,
             "best": self._index.get("best"),

@@ -122,11 +122,11 @@ def compute_internal_baselines(
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    if len(x_train) == 0 or len(x_test) == 0:
+        raise InvalidInput("baselines need non-empty train and test sets")
     xtr = np.asarray(x_train, dtype=float).reshape(len(x_train), -1)
     xte = np.asarray(x_test, dtype=float).reshape(len(x_test), -1)
     ytr, yte = np.asarray(y_train), np.asarray(y_test)
-    if len(xtr) == 0 or len(xte) == 0:
-        raise InvalidInput("baselines need non-empty train and test sets")
     models = {
         "majority": DummyClassifier(strategy="most_frequent"),
         "logistic_regression": make_pipeline(

@@ -9,6 +9,7 @@ from stackml.store import Store
 from stackml.store.entities import Artifact, Run
 from stackml.ui.artifacts import TreeNode, build_tree
 from stackml.ui.lineage import LineagePanel, build_lineage_panel
+from stackml.ui.training_panel import TrainingPanel, build_training_panel
 
 #: Tags the tracking SDK writes about the environment; shown as system information.
 SYSTEM_TAG_PREFIX = "stackml."
@@ -31,6 +32,7 @@ class RunPage:
     packages: list[str] = field(default_factory=list)
     lineage: LineagePanel | None = None
     parent: Run | None = None
+    training: TrainingPanel | None = None
 
 
 def _packages(store: Store, artifacts: list[Artifact]) -> list[str]:
@@ -73,4 +75,5 @@ def build_run_page(store: Store, run_id: str) -> RunPage:
         packages=_packages(store, artifacts),
         lineage=build_lineage_panel(meta, "run", run.id),
         parent=parent,
+        training=build_training_panel(store, run, artifacts),
     )

@@ -54,3 +54,10 @@ def nccl_steps(steps: int) -> dict[str, object]:
         loss.backward()
         optimizer.step()
     return {"backend": dist.get_backend(), "world": dist.get_world_size(), "device": local}
+
+
+def world_size() -> int:
+    """The size of the process group this rank joined."""
+    import torch.distributed as dist
+
+    return dist.get_world_size()

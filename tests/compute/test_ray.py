@@ -108,7 +108,7 @@ def test_ddp_ranks_as_ray_actors(ray_cluster: None, store: Store) -> None:
     from stackml.training import LaunchError
     from stackml.training.digits_ddp import train_digits
     from stackml.training.ray_launch import launch_on_ray
-    from tests.compute.targets import rank_one_fails
+    from tests.compute.targets import rank_one_fails, world_size
 
     result = launch_on_ray(train_digits, nprocs=2, args=(1,), project="ray-ddp")
     rank0, rank1 = result.results
@@ -123,5 +123,4 @@ def test_ddp_ranks_as_ray_actors(ray_cluster: None, store: Store) -> None:
     with pytest.raises(LaunchError, match="rank 1 failed"):
         launch_on_ray(rank_one_fails, nprocs=2, timeout_s=60)
     # Both actors were killed: the CPUs are free again for the next launch.
-    again = launch_on_ray(train_digits, nprocs=2, args=(1,))
-    assert len(again.results) == 2
+    assert launch_on_ray(world_size, nprocs=2).results == [2, 2]

@@ -7,6 +7,10 @@ import pytest
 pytest.importorskip("lightning")
 
 
+# Lightning's own warnings about this torch version and the tiny loader are not ours.
+@pytest.mark.filterwarnings(
+    "ignore::FutureWarning", "ignore::UserWarning", "ignore::DeprecationWarning"
+)
 def test_lightning_logger_records_a_run() -> None:
     import torch
     from lightning.pytorch import LightningModule, Trainer

@@ -147,3 +147,24 @@ def test_rng_state_round_trips() -> None:
     assert (random.random(), float(np.random.rand()), float(torch.rand(1))) == first
     with pytest.raises(ValueError):
         seed_everything(-1)
+
+
+def test_checkpointer_keeps_best_and_survives_nan(tmp_path: Path) -> None:
+    from stackml.training import Checkpointer
+
+    model = _model()
+    policy = CheckpointPolicy(every_n_steps=2, keep_last=1, metric="val/loss", mode="min")
+    with stackml.start_run(project="t", capture_environment=False) as run:
+        ck = Checkpointer(tmp_path / "ck", policy, run=run)
+        assert ck.due(4) and not ck.due(3)
+        ck.save(step=1, model=model, metrics={"val/loss": 0.5})
+        ck.save(step=2, model=model, metrics={"val/loss": float("nan")})
+        ck.save(step=3, model=model, metrics={"val/loss": 0.7})
+    assert [p.name for p in ck.checkpoints()] == ["step-000000001", "step-000000003"]
+    assert ck.best() == tmp_path / "ck" / "step-000000001" and ck.best_value == 0.5
+    assert ck.latest() == tmp_path / "ck" / "step-000000003"
+    again = Checkpointer(tmp_path / "ck", policy)  # a resumed process reads the index back
+    assert again.best_value == 0.5
+    (tmp_path / "ck" / ".tmp-partial").mkdir()  # what a killed writer leaves
+    again.save(step=4, model=model)
+    assert not (tmp_path / "ck" / ".tmp-partial").exists()

@@ -143,7 +143,8 @@ def check_loss_input(output: torch.Tensor, loss_fn: Any, model: Any = None) -> F
         modules = list(model.modules())
         last = modules[-1] if modules else None
         ends_in_softmax = isinstance(last, (torch.nn.Softmax, torch.nn.Sigmoid))
-    if ends_in_softmax or (in_unit and (rows_sum_to_one or out.dim() < 2)):
+    # One column of values in [0, 1] may well be logits; rows that sum to 1 are not.
+    if ends_in_softmax or (in_unit and rows_sum_to_one):
         return Finding(
             "loss_input",
             False,
