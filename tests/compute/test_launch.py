@@ -43,7 +43,13 @@ def test_ddp_keeps_ranks_identical_and_matches_one_process(_isolated_env: Path) 
     # Every step ended with bit-identical parameters on both ranks.
     assert rank0["max_param_diff"] == 0.0 and rank1["max_param_diff"] == 0.0
     assert rank0["test_accuracy"] == rank1["test_accuracy"]
-    single = train_digits(2)  # the same training in this process, without DDP
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        single = train_digits(2)  # the same training in this process, without DDP
+    finally:
+        torch.set_num_threads(threads)
     assert abs(rank0["test_accuracy"] - single["test_accuracy"]) < 0.02
     assert rank0["test_accuracy"] > 0.85
     # One run for the launch: rank 0's metrics, and both ranks' logs as artifacts.

@@ -119,3 +119,22 @@ def test_users_own_their_jobs(served_auth: Served, people: dict[str, RestMetadat
         alice.claim_jobs(worker.id, Capacity(cpus=1))
     with pytest.raises(Forbidden):
         alice.set_quota(Quota("alice", max_jobs=100))
+
+
+def test_a_worker_runs_jobs_through_the_server(
+    served_auth: Served, people: dict[str, RestMetadataStore]
+) -> None:
+    from stackml.compute import JobWorker, WorkerSettings, iter_logs, make_spec
+    from stackml.store import open_store
+
+    job = people["alice"].submit_job(make_spec(["sh", "-c", "echo from $STACKML_JOB_ID"]))
+    secret = served_auth.store.metadata.create_token("root", "worker")[0]
+    worker_store = open_store(served_auth.url, token=secret)
+    try:
+        settings = WorkerSettings(lease_s=5, heartbeat_s=0.2, poll_s=0.05)
+        assert JobWorker(worker_store, cpus=1, settings=settings).run(until_idle=True) == 1
+        done = people["alice"].get_job(job.id)
+        assert done.state is JobState.SUCCEEDED and done.user == "alice"
+        assert "".join(iter_logs(worker_store, job.id)) == f"from {job.id}\n"
+    finally:
+        worker_store.close()
