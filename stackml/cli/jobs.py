@@ -335,3 +335,29 @@ def workers(
             format_time(w.heartbeat_at),
         )
     stdout_console().print(table)
+
+
+@jobs_app.command("quota")
+def quota(
+    ctx: typer.Context,
+    user: str | None = typer.Argument(None, help="Set this user's quota (omit to list them)."),
+    cpus: float | None = typer.Option(None, "--cpus", min=0, help="Most CPUs running at once."),
+    gpus: int | None = typer.Option(None, "--gpus", min=0, help="Most GPUs running at once."),
+    jobs: int | None = typer.Option(None, "--jobs", min=0, help="Most jobs running at once."),
+) -> None:
+    """List per-user quotas, or set one (no limits given: clear it)."""
+    from rich.table import Table
+
+    from stackml.store.jobs_base import Quota
+
+    with opened_store(ctx) as store:
+        if user is not None:
+            store.metadata.set_quota(Quota(user, max_cpus=cpus, max_gpus=gpus, max_jobs=jobs))
+        quotas = store.metadata.list_quotas()
+    table = Table("user", "cpus", "gpus", "jobs")
+    for q in quotas:
+        table.add_row(
+            q.user,
+            *("-" if v is None else f"{v:g}" for v in (q.max_cpus, q.max_gpus, q.max_jobs)),
+        )
+    stdout_console().print(table)

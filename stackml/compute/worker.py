@@ -25,7 +25,7 @@ from pathlib import Path
 
 from stackml.compute.process import RUN_FILE_ENV, ProcessGroup, job_environment
 from stackml.compute.resources import default_cpus
-from stackml.errors import Conflict, NotFound, StackmlError
+from stackml.errors import Conflict, NotFound, StackmlError, StoreUnavailable
 from stackml.store import Store
 from stackml.store.jobs_base import Capacity, Job
 
@@ -162,7 +162,14 @@ class JobWorker:
         try:
             while not self.stop_event.is_set():
                 started = self.completed - start_count + len(self.running)
-                busy = self.step(claim=max_jobs is None or started < max_jobs)
+                try:
+                    busy = self.step(claim=max_jobs is None or started < max_jobs)
+                except StoreUnavailable as exc:
+                    # The database or server is briefly away: keep the jobs, try again. If it
+                    # stays away past the lease, the jobs are handed on and we hear so then.
+                    logger.warning("store unavailable, retrying: %s", exc)
+                    self.stop_event.wait(min(1.0, self.settings.heartbeat_s))
+                    continue
                 if max_jobs is not None and self.completed - start_count >= max_jobs:
                     break
                 if until_idle and not self.running and not busy:
@@ -281,7 +288,6 @@ class JobWorker:
                 logger.warning("could not stream the log of job %s: %s", job.id, exc)
         if code is None:
             return False
-        del self.running[job.id]
         error = None
         if entry.timed_out:
             error = f"timed out after {timeout:g} s; its process tree was killed"
@@ -298,6 +304,8 @@ class JobWorker:
             run_id=run_id,
             cancelled=entry.cancelled,
         )
+        # Forgotten only once reported: if the store was away, the next turn reports again.
+        del self.running[job.id]
         shutil.rmtree(entry.folder, ignore_errors=True)
         return True
 

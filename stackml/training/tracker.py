@@ -81,6 +81,7 @@ class Tracker:
         grad_norms: Log ``grad_norm`` on each logged step (needs ``model`` in ``log_step``).
         system_every_s: Seconds between CPU/memory samples (psutil, when installed);
             ``None`` turns them off.
+        tracking_uri: Store of the run started here (default: the configured one).
 
     Not thread-safe: call it from the training loop's thread.
     """
@@ -97,6 +98,7 @@ class Tracker:
         log_every: int = 1,
         grad_norms: bool = False,
         system_every_s: float | None = 10.0,
+        tracking_uri: str | None = None,
     ) -> None:
         if log_every < 1:
             raise ValueError("log_every must be at least 1")
@@ -109,7 +111,9 @@ class Tracker:
         if reproduces:
             all_tags.setdefault(REPRODUCES_TAG, reproduces)
         if run is None:
-            run = start_run(project=project, name=name, params=params, tags=all_tags)
+            run = start_run(
+                project=project, name=name, params=params, tags=all_tags, tracking_uri=tracking_uri
+            )
         else:
             if params:
                 run.log_params(params)

@@ -93,3 +93,13 @@ def test_spec_command(cli: Invoke) -> None:
     assert "#SBATCH --cpus-per-task=2" in slurm.stdout
     assert slurm.stdout.rstrip().endswith("srun python t.py")
     assert_clean_failure(cli("jobs", "spec", "--format", "pbs", "--", "true"))
+
+
+def test_quota_command(cli: Invoke) -> None:
+    set_one = cli("jobs", "quota", "alice", "--gpus", "2", "--jobs", "5")
+    assert set_one.exit_code == 0, set_one.output
+    row = next(line for line in set_one.stdout.splitlines() if "alice" in line)
+    assert [cell.strip() for cell in row.split("│") if cell.strip()] == ["alice", "-", "2", "5"]
+    cleared = cli("jobs", "quota", "alice")
+    assert "alice" not in cleared.stdout
+    assert_clean_failure(cli("jobs", "quota", "bad\x01user", "--jobs", "1"))

@@ -14,7 +14,7 @@ from stackml.training import doctor
 
 @pytest.mark.slow
 def test_cnn_stage_beats_the_baselines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    ctx = QuickstartContext(workdir=tmp_path)
+    ctx = QuickstartContext(workdir=tmp_path / "qs")  # not above the working directory
     result = CnnStage().run(ctx)
     assert result.metrics["test_accuracy"] >= 0.97
     assert result.metrics["doctor_ok"] == 1.0

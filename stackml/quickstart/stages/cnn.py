@@ -133,6 +133,7 @@ class CnnStage(Stage):
             tags=tags,
             entrypoint=__file__,
             system_every_s=5.0,
+            tracking_uri=uri,
         ) as tracker:
             run = tracker.run
             record_dataset_inputs(ctx, run)
