@@ -112,6 +112,8 @@ def main() -> None:
             plain.append(run_plain(args.steps))
             tracked.append(run_stackml(args.steps, root))
         p, t = statistics.median(plain), statistics.median(tracked)
+        pairs = ", ".join(f"{(b - a) / a * 100:+.1f}%" for a, b in zip(plain, tracked, strict=True))
+        print(f"per-repeat overhead (run-to-run noise here is large): {pairs}")
         overhead = (t - p) / p * 100
         print(
             f"plain loop        {args.steps} steps: {p:.3f} s ({p / args.steps * 1e3:.3f} ms/step)"
