@@ -12,8 +12,10 @@ names the rank. Each rank's output is captured and returned in ``LaunchResult.lo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -22,6 +24,9 @@ from stackml.errors import InvalidInput
 from stackml.training.launch import BACKENDS, RUN_ENV, LaunchError, LaunchResult
 
 __all__ = ["launch_on_ray"]
+
+#: Seconds to collect the other ranks' failures once one rank failed.
+FAILURE_GRACE_S = 3.0
 
 
 class RankActor:
@@ -39,8 +44,9 @@ class RankActor:
         args: Sequence[Any],
         env: Mapping[str, str],
         backend: str,
-    ) -> tuple[Any, str]:
-        """Run ``fn`` as one rank; answer its result and everything it printed."""
+    ) -> dict[str, Any]:
+        """Run ``fn`` as one rank; answer its result (or its error and when it happened) and
+        everything it printed."""
         import sys
 
         import torch.distributed as dist
@@ -57,7 +63,15 @@ class RankActor:
                     backend, rank=int(env["RANK"]), world_size=int(env["WORLD_SIZE"])
                 )
                 try:
-                    result = fn(*args)
+                    outcome = {"ok": True, "result": fn(*args)}
+                except Exception as exc:
+                    # Reported with its time, not raised: a failing rank makes its peers fail
+                    # too (broken connections), and the launch must name the first one.
+                    outcome = {
+                        "ok": False,
+                        "time": time.time(),
+                        "error": f"{type(exc).__name__}: {exc}",
+                    }
                 finally:
                     sys.stdout.flush()
                     sys.stderr.flush()
@@ -68,8 +82,8 @@ class RankActor:
                 os.close(saved[0])
                 os.close(saved[1])
             log.seek(0)
-            text = log.read().decode("utf-8", errors="replace")
-        return result, text
+            outcome["log"] = log.read().decode("utf-8", errors="replace")
+        return outcome
 
 
 def launch_on_ray(
@@ -117,9 +131,8 @@ def launch_on_ray(
             ): rank
             for rank, actor in enumerate(actors)
         }
-        refs = list(pending)
-        outputs: dict[int, tuple[Any, str]] = {}
-        waiting = list(refs)
+        outputs: dict[int, dict[str, Any]] = {}
+        waiting = list(pending)
         while waiting:
             done, waiting = ray.wait(waiting, num_returns=1, timeout=timeout_s)
             if not done:
@@ -127,9 +140,21 @@ def launch_on_ray(
             rank = pending[done[0]]
             try:
                 outputs[rank] = ray.get(done[0])
-            except Exception as exc:
-                # The first rank to fail is the cause; its peers are killed below.
-                raise LaunchError(f"distributed launch on Ray: rank {rank} failed: {exc}") from exc
+            except Exception as exc:  # the actor itself died
+                raise LaunchError(f"distributed launch on Ray: rank {rank} died: {exc}") from exc
+            if not outputs[rank]["ok"]:
+                # Let the peers that fail because of it report too, then name the first.
+                done, _ = ray.wait(waiting, num_returns=len(waiting), timeout=FAILURE_GRACE_S)
+                for ref in done:
+                    with contextlib.suppress(Exception):
+                        outputs[pending[ref]] = ray.get(ref)
+                failures = sorted(
+                    (out["time"], r, out["error"]) for r, out in outputs.items() if not out["ok"]
+                )
+                _, first, error = failures[0]
+                raise LaunchError(
+                    f"distributed launch on Ray: rank {first} failed first with {error}"
+                )
     except LaunchError:
         if run is not None:
             run.finish(status="failed")
@@ -137,8 +162,8 @@ def launch_on_ray(
     finally:
         for actor in actors:
             ray.kill(actor)
-    results = [outputs[rank][0] for rank in range(nprocs)]
-    logs = [outputs[rank][1] for rank in range(nprocs)]
+    results = [outputs[rank]["result"] for rank in range(nprocs)]
+    logs = [outputs[rank]["log"] for rank in range(nprocs)]
     if run is not None:
         from stackml.tracking.artifacts import log_bytes
 

@@ -120,7 +120,7 @@ def test_ddp_ranks_as_ray_actors(ray_cluster: None, store: Store) -> None:
     paths = [a.path for a in store.metadata.list_artifacts(result.run_id, "logs")]
     assert paths == ["logs/rank0.log", "logs/rank1.log"]
 
-    with pytest.raises(LaunchError, match="rank 1 failed"):
+    with pytest.raises(LaunchError, match="rank 1 failed first with RuntimeError: rank 1 gives up"):
         launch_on_ray(rank_one_fails, nprocs=2, timeout_s=60)
     # Both actors were killed: the CPUs are free again for the next launch.
     assert launch_on_ray(world_size, nprocs=2).results == [2, 2]
