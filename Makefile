@@ -26,11 +26,11 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[torch,postgres,s3,dev]'
+	$(BIN)/pip install --quiet -e '.[torch,postgres,s3,ray,dev]'
 	@touch $@
 
 $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-dev
-	$(BIN)/pip install --quiet -e '.[torch,postgres,s3,dev,bench]'
+	$(BIN)/pip install --quiet -e '.[torch,postgres,s3,ray,dev,bench]'
 	@touch $@
 
 quickstart: $(VENV)/.installed  ## Set up and run the end-to-end demo, then keep the UI up

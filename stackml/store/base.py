@@ -261,7 +261,7 @@ class MetadataStore(DatasetStore, JobStore, TrainingStore, abc.ABC):
     def referenced_blobs(self) -> Iterator[str]:
         """Every blob hash some row refers to (used by ``stackml gc``)."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook
+    def close(self) -> None:
         """Release connections. The default does nothing."""
 
     def __enter__(self) -> MetadataStore:
