@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from stackml.errors import InvalidInput
 from stackml.store.base import MetadataStore
 from stackml.store.entities import Run
+from stackml.ui.run_scores import RunScore, score_runs
 
 ColumnKind = Literal["attribute", "param", "metric", "tag"]
 
@@ -133,6 +134,8 @@ class RunsTable:
     available: list[Column] = field(default_factory=list)
     next_page_token: str | None = None
     error: str | None = None
+    #: Score and baseline delta by run id, for runs whose project has a metric definition.
+    scores: dict[str, RunScore] = field(default_factory=dict)
 
     def sort_url(self, column: Column) -> str:
         """URL sorting on ``column``: toggles direction if it is already the sort column."""
@@ -166,6 +169,7 @@ def build_runs_table(store: MetadataStore, query: RunsQuery) -> RunsTable:
         return table
     table.runs = page.runs
     table.next_page_token = page.next_page_token
+    table.scores = score_runs(store, page.runs)
     params = sorted({k for run in page.runs for k in run.params})
     metrics = sorted({k for run in page.runs for k in run.metrics})
     table.available = [Column("metric", k, k) for k in metrics] + [

@@ -349,6 +349,11 @@ class MetadataStoreContract:
         assert sorted(
             names(store, filter="(metrics.acc < 0.9 OR metrics.acc > 0.95) and params.opt != 'sgd'")
         ) == ["c"]
+        # A run lacking one key of an OR still matches on the other (d has no acc).
+        assert sorted(names(store, filter="metrics.acc > 0.95 or params.lr = 'high'")) == [
+            "c",
+            "d",
+        ]
         all_runs = store.search_runs(filter="params.opt = 'adam'").runs
         assert {r.project for r in all_runs} == {"search"}
 

@@ -1,10 +1,13 @@
 """The UI in headless Chromium against a live server: the flows a person clicks through.
 
-Screenshots of each page (light and dark) are written to ``docs/img/`` for the user guide.
+Screenshots of each page (light and dark) are taken on every run; with
+``UPDATE_DOC_SCREENSHOTS=1`` they are written to ``docs/img/`` for the user guide, otherwise
+to the test's temporary folder, so a test run never changes the checkout.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +20,14 @@ from tests.ui.conftest import XSS_IMG, XSS_SCRIPT, Seeded
 
 CHROMIUM = "/usr/bin/chromium"
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+_SHOTS: list[Path] = []
+
+
+@pytest.fixture(autouse=True)
+def _screenshot_folder(tmp_path: Path) -> Iterator[None]:
+    _SHOTS[:] = [DOCS_IMG if os.environ.get("UPDATE_DOC_SCREENSHOTS") else tmp_path / "img"]
+    yield
+
 
 pytestmark = [
     pytest.mark.slow,
@@ -58,8 +69,11 @@ def page(browser: Any) -> Iterator[Any]:
 
 
 def _shoot(page: Any, name: str, *, full: bool = False) -> None:
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS_IMG / f"{name}.png"), full_page=full)
+    folder = _SHOTS[0]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full)
+    assert path.stat().st_size > 10_000  # a rendered page, not a blank one
 
 
 def test_runs_table_filter_sort_select_and_compare(
@@ -159,6 +173,21 @@ def test_run_page_chart_zoom_and_artifacts(
     page.click(".tree-link:has-text('curve.png')")
     page.wait_for_selector("#artifact-preview img")
     assert page.locator("#artifact-preview img").evaluate("i => i.naturalWidth") == 4
+
+
+def test_global_search_groups_results_and_links_to_them(
+    page: Any, ui_server: LiveServer, seeded: Seeded
+) -> None:
+    page.goto(f"{ui_server.url}/runs")
+    page.fill("form.global-search input[name=q]", "img")
+    page.press("form.global-search input[name=q]", "Enter")
+    page.wait_for_url("**/search?q=img")
+    titles = page.locator(".search-section h2").all_inner_texts()
+    assert titles[:3] == ["Runs", "Datasets", "Jobs"]
+    link = page.locator(f'#search-runs a[href="/runs/{seeded.xss_run}"]')
+    assert XSS_IMG in link.inner_text()  # shown as text, never run
+    link.click()
+    page.wait_for_url(f"**/runs/{seeded.xss_run}")
 
 
 def test_dark_theme_toggle(page: Any, ui_server: LiveServer, seeded: Seeded) -> None:

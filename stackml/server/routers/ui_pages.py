@@ -7,7 +7,6 @@ Store errors render as an HTML error page with the same status the API would ans
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from stackml._internal.names import validate_relative_path
-from stackml.errors import InvalidInput, NotFound, StackmlError
+from stackml.errors import InvalidInput, StackmlError
 from stackml.server.auth import authenticated
 from stackml.server.deps import get_store
 from stackml.server.routers.ui_session import page_response
@@ -25,11 +24,12 @@ from stackml.ui.artifacts import build_preview, content_disposition
 from stackml.ui.compare import build_comparison, parse_run_ids
 from stackml.ui.run_page import build_run_page
 from stackml.ui.runs_table import ATTRIBUTE_COLUMNS, PAGE_SIZES, RunsQuery, build_runs_table
+from stackml.ui.search import MAX_QUERY
+from stackml.ui.search import search as search_everything
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(authenticated)])
 
 _TITLES = {400: "Bad request", 403: "Not allowed", 404: "Not found", 409: "Conflict"}
-SEARCH_LIMIT = 25
 
 
 def _guarded(request: Request, build: Callable[[], Response]) -> Response:
@@ -148,15 +148,9 @@ def compare(
 
 @router.get("/search", response_class=HTMLResponse)
 def search(request: Request, q: str = "", store: Store = Depends(get_store)) -> Response:
-    """Runs whose name contains the text or whose id is the text."""
-    text = q.strip()[:200]
-    found = []
-    if text:
-        with contextlib.suppress(NotFound, InvalidInput):
-            found.append(store.metadata.get_run(text))
-        # Quotes and escapes cannot be spelled inside a filter string: drop them from the text.
-        safe = "".join(ch for ch in text if ch not in "'\"\\`%_")
-        if safe:
-            page = store.metadata.search_runs(filter=f"name LIKE '%{safe}%'", limit=SEARCH_LIMIT)
-            found += [r for r in page.runs if all(r.id != f.id for f in found)]
-    return page_response(request, "search.html", runs=found, search_query=text, extra_sections=[])
+    """Runs, datasets, jobs (and whatever else registered a search provider) matching the
+    text, one section per kind."""
+    sections = search_everything(store.metadata, q)
+    return page_response(
+        request, "search.html", sections=sections, search_query=q.strip()[:MAX_QUERY]
+    )

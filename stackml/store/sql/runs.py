@@ -102,7 +102,8 @@ def require_run(conn: Connection, run_id: str, *, share_lock: bool = False) -> A
     return row
 
 
-def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
+def chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
+    """``ids`` in slices small enough for one ``IN (...)`` of bound parameters."""
     for start in range(0, len(ids), _CHUNK):
         yield ids[start : start + _CHUNK]
 
@@ -115,7 +116,7 @@ def load_runs(conn: Connection, rows: Sequence[Any]) -> list[Run]:
     metrics: dict[str, dict[str, MetricSummary]] = {run_id: {} for run_id in ids}
     nan = math.nan
     # Plain tuples and positional construction: this loop builds every row of a large page.
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         query = select(PARAMS.c.run_id, PARAMS.c.key, PARAMS.c.value)
         for run_id, key, value in conn.execute(query.where(PARAMS.c.run_id.in_(chunk))).all():
             params[run_id][key] = value

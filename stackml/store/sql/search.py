@@ -2,9 +2,9 @@
 
 Every value and key a user typed becomes a bound parameter; only column names from a fixed
 allow-list appear in the SQL text. Each distinct ``metrics.X``/``params.X``/``tags.X`` in the
-filter or order gets one LEFT OUTER JOIN on its summary/param/tag row, so one query selects and
-sorts the page; the page's params, tags and metric summaries are then read in bulk (one query
-each), never per run.
+order gets one LEFT OUTER JOIN on its summary/param/tag row and each filter term one correlated
+EXISTS, so one query selects and sorts the page; the page's params, tags and metric summaries
+are then read in bulk (one query each), never per run.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from stackml.errors import InvalidInput
 from stackml.store.entities import RunPage
 from stackml.store.filter import Comparison, Node, OrderKey, parse_filter, parse_order_by
 from stackml.store.sql import inputs
-from stackml.store.sql.runs import load_runs
+from stackml.store.sql.runs import chunks, load_runs
 from stackml.store.sql.snapshots import LATEST, PARAMS, RUNS, TAGS
 
 MAX_LIMIT = 50_000
@@ -35,6 +35,7 @@ class _Joins:
 
     def __init__(self) -> None:
         self.aliases: dict[tuple[str, str], Any] = {}
+        self.filters = 0  # EXISTS subqueries made so far, for unique alias names
 
     def table(self, entity: str, key: str) -> Any:
         alias = self.aliases.get((entity, key))
@@ -89,11 +90,22 @@ def _comparison(node: Comparison, joins: _Joins) -> ColumnElement[bool]:
                 else (str(value).lower())
             )
         return _compare(column, node.op, value)
-    table = joins.table(node.entity, node.key)
+    # A correlated EXISTS, not a join: the database keeps walking runs in the order's index
+    # (project, start_time) and stops after one page, instead of collecting every match of
+    # the key's value index and sorting them. The filter language has no NOT, so "no row"
+    # (false) and a join's NULL (unknown) select the same runs.
+    table = _TABLES[node.entity].alias(f"{node.entity}_f{joins.filters}")
+    joins.filters += 1
     if node.entity == "param" and _is_number(value):
         # Compared as numbers where the param spells one; other params do not match.
-        return _compare(table.c.value_num, node.op, value)
-    return _compare(table.c.value, node.op, value)
+        condition = _compare(table.c.value_num, node.op, value)
+    else:
+        condition = _compare(table.c.value, node.op, value)
+    return (
+        select(table.c.run_id)
+        .where(table.c.run_id == RUNS.c.id, table.c.key == node.key, condition)
+        .exists()
+    )
 
 
 def compile_filter(node: Node, joins: _Joins) -> ColumnElement[bool]:
@@ -159,6 +171,15 @@ def decode_page_token(token: str, digest: str) -> int:
     return offset
 
 
+def _rows_in_order(conn: Connection, ids: Sequence[str]) -> list[Any]:
+    by_id: dict[str, Any] = {}
+    for chunk in chunks(ids):
+        by_id.update(
+            (row.id, row) for row in conn.execute(select(RUNS).where(RUNS.c.id.in_(chunk)))
+        )
+    return [by_id[run_id] for run_id in ids if run_id in by_id]
+
+
 def search_runs(
     conn: Connection,
     *,
@@ -198,11 +219,16 @@ def search_runs(
         ordering.extend(_order_columns(key, joins))
     ordering.extend([RUNS.c.start_time.desc(), RUNS.c.id])
 
-    query = joins.apply(select(RUNS).select_from(RUNS))
+    # Ordering by a joined value sorts every match: sort ids only, then read the page's rows
+    # (a narrow sort is cheaper than one carrying whole run rows).
+    narrow = bool(joins.aliases)
+    query = joins.apply(select(RUNS.c.id if narrow else RUNS).select_from(RUNS))
     if conditions:
         query = query.where(and_(*conditions))
     query = query.order_by(*ordering).limit(limit + 1).offset(offset)
     rows = conn.execute(query).all()
+    if narrow:
+        rows = _rows_in_order(conn, [row.id for row in rows])
     more = len(rows) > limit
     runs = load_runs(conn, rows[:limit])
     next_token = encode_page_token(offset + limit, digest) if more else None
