@@ -49,6 +49,24 @@ def _hash_large(path: str) -> str:
     return hasher.hexdigest()
 
 
+def _read_exactly(source: str, size: int) -> bytes:
+    """A small file's bytes, refusing one whose size changed since it was listed."""
+    # os.open/os.read: a buffered file object costs more than reading 10 KiB.
+    fd = os.open(source, os.O_RDONLY | _CLOEXEC)
+    try:
+        data = os.read(fd, size + 1)
+        while len(data) <= size:  # a short read is legal; stop only at the end of the file
+            more = os.read(fd, size + 1 - len(data))
+            if not more:
+                break
+            data += more
+    finally:
+        os.close(fd)
+    if len(data) != size:
+        raise InvalidInput(f"{source}: changed while it was being added; add again")
+    return data
+
+
 class LocalIngest:
     """Writes and reads blobs of a local blob store directly (thread-safe)."""
 
@@ -98,8 +116,7 @@ class LocalIngest:
         """Store one file; return its hash. Raises ``InvalidInput`` naming the file."""
         try:
             if size <= SMALL_FILE:
-                with open(source, "rb") as fh:
-                    data = fh.read()
+                data = _read_exactly(source, size)
                 digest = _hash_small(data)
                 final = self._final(digest)
                 if self._has(final):

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from stackml._internal.names import InvalidName, validate_relative_path
+from stackml._internal.names import MAX_PATH, InvalidName, validate_relative_path
 from stackml.data.hashcache import FileStamp, HashCache
 from stackml.data.ingest import LocalIngest, local_root, sync_store
 from stackml.errors import InvalidInput, StackmlError, StoreUnavailable
@@ -107,7 +107,7 @@ def scan(root: Path, *, follow_symlinks: bool = False) -> list[SourceFile]:
     found: list[SourceFile] = []
     seen_dirs: set[tuple[int, int]] = set()
 
-    def walk(folder: Path, prefix: str) -> Iterator[SourceFile]:
+    def walk(folder: Path, prefix: str, prefix_ok: bool) -> Iterator[SourceFile]:
         st = folder.stat()
         if (st.st_dev, st.st_ino) in seen_dirs:
             raise InvalidInput(f"{folder}: symlink loop; refusing to add it twice")
@@ -128,9 +128,12 @@ def scan(root: Path, *, follow_symlinks: bool = False) -> list[SourceFile]:
             except OSError as error:
                 raise InvalidInput(f"{entry.path}: cannot read ({error.strerror})") from error
             if stat.S_ISDIR(info.st_mode):
-                yield from walk(Path(entry.path), rel + "/")
+                # An odd folder name is refused only if the folder holds a file, naming it.
+                yield from walk(Path(entry.path), rel + "/", prefix_ok and _fine_segment(rel))
             elif stat.S_ISREG(info.st_mode):
-                yield SourceFile(safe_path(rel), entry.path, FileStamp.of(info))
+                # The prefix was checked once for the folder; only the name is checked here.
+                ok = prefix_ok and _fine_segment(rel) and len(rel) <= MAX_PATH
+                yield SourceFile(rel if ok else safe_path(rel), entry.path, FileStamp.of(info))
             else:
                 raise InvalidInput(f"{entry.path}: not a regular file (FIFO, socket or device)")
 
@@ -139,13 +142,25 @@ def scan(root: Path, *, follow_symlinks: bool = False) -> list[SourceFile]:
         return [SourceFile(safe_path(root.name), str(root), FileStamp.of(info))]
     if not root.is_dir():
         raise InvalidInput(f"{root}: no such file or folder")
-    found.extend(walk(root, ""))
+    found.extend(walk(root, "", True))
     return found
+
+
+def _fine_segment(rel: str) -> bool:
+    """Whether the last segment of ``rel`` is a valid path segment on its own."""
+    try:
+        validate_relative_path(rel.rpartition("/")[2])
+    except InvalidName:
+        return False
+    return True
 
 
 def media_type(path: str) -> str:
     """A file's media type guessed from its name."""
-    return _media_type_of_suffix(os.path.splitext(path)[1].lower())
+    # What os.path.splitext gives, without its cost per file: leading dots start no suffix.
+    stem = path.rpartition("/")[2].lstrip(".")
+    dot = stem.rfind(".")
+    return _media_type_of_suffix(stem[dot:].lower() if dot >= 0 else "")
 
 
 @functools.lru_cache(maxsize=1024)

@@ -36,6 +36,7 @@ TABLE_FILE = "table.parquet"
 MARKER = ".stackml-version"
 _FICLONE = 0x40049409  # Linux ioctl: clone a file's extents (reflink)
 _READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+_PROGRESS_EVERY = 64
 
 
 def load_manifest(blobs: BlobStore, version: DatasetVersion) -> Manifest:
@@ -50,12 +51,29 @@ def load_manifest(blobs: BlobStore, version: DatasetVersion) -> Manifest:
         ) from error
 
 
-def _target(dest: Path, rel: str) -> Path:
-    target = dest / safe_path(rel)
-    resolved = target.parent.resolve()
-    if resolved != dest and dest not in resolved.parents:
-        raise InvalidInput(f"dataset file path {rel!r} would leave the destination folder")
-    return target
+def _targets(
+    dest: Path, entries: tuple[ManifestEntry, ...]
+) -> tuple[list[tuple[Path, ManifestEntry]], list[Path]]:
+    """Each entry's target path, and the folders to create (parents first).
+
+    Every path is validated; each distinct folder is resolved once (not once per file) and
+    must lie inside ``dest``.
+    """
+    folders: dict[str, Path] = {}
+    targets = []
+    for entry in entries:
+        folder_rel, _, name = safe_path(entry.path).rpartition("/")
+        folder = folders.get(folder_rel)
+        if folder is None:
+            folder = dest / folder_rel if folder_rel else dest
+            resolved = folder.resolve()
+            if resolved != dest and dest not in resolved.parents:
+                raise InvalidInput(
+                    f"dataset file path {entry.path!r} would leave the destination folder"
+                )
+            folders[folder_rel] = folder
+        targets.append((folder / name, entry))
+    return targets, sorted(folders.values())
 
 
 def _reflink(src: Path, dest: Path) -> bool:
@@ -111,18 +129,19 @@ def materialize(
     dest.mkdir(parents=True, exist_ok=True)
     dest = dest.resolve()
     manifest = load_manifest(blobs, version)
-    targets = [(_target(dest, e.path), e) for e in manifest.entries]
+    targets, folders = _targets(dest, manifest.entries)
     if version.table_hash and any(e.path == TABLE_FILE for e in manifest.entries):
         raise InvalidInput(
             f"{version.label} has a file named {TABLE_FILE}; it clashes with its table"
         )
 
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
     root = local_root(blobs)
     ingest = LocalIngest(root) if root is not None else None
 
     def one(item: tuple[Path, ManifestEntry]) -> int:
         target, entry = item
-        target.parent.mkdir(parents=True, exist_ok=True)
         if link and _link(blobs, entry, target):
             return entry.size
         if ingest is not None:
@@ -143,7 +162,10 @@ def materialize(
         for size in pool.map(one, targets):
             done_files += 1
             done_bytes += size
-            if progress is not None:
+            # In batches: redrawing a bar per file would cost more than a small file's copy.
+            if progress is not None and (
+                done_files % _PROGRESS_EVERY == 0 or done_files == len(targets)
+            ):
                 progress(done_files, done_bytes, len(targets), total)
     if version.table_hash:
         blobs.get_file(version.table_hash, dest / TABLE_FILE)

@@ -9,8 +9,10 @@ freed by ``stackml gc``) and no row.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import getpass
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -98,6 +100,24 @@ def _with_splits(
     return table, record
 
 
+@contextlib.contextmanager
+def _without_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector for the duration of an add.
+
+    An add of many files allocates tens of thousands of small objects that form no cycles;
+    each allocation burst would otherwise trigger full-heap scans that find nothing (about a
+    fifth of a warm re-add). Reference counting still frees everything as usual.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@_without_cyclic_gc()
 def add_version(
     store: Store,
     name: str,

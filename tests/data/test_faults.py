@@ -170,3 +170,63 @@ def test_rm_then_gc_frees_only_that_versions_blobs(store: Store, tree: Path) -> 
     assert not store.blobs.exists(gone.manifest_hash)  # type: ignore[arg-type]
     assert store.blobs.exists(keep.manifest_hash)  # type: ignore[arg-type]
     assert sd.get("g", "v1", store=store).manifest.entries  # v1 still reads back whole
+
+
+def test_scanned_names_are_checked_once_per_folder_and_named_in_full(
+    store: Store, tree: Path
+) -> None:
+    (tree / "odd#dir").mkdir()  # an empty folder with an odd name holds nothing to refuse
+    assert sd.add("p", tree, store=store).num_files == 6
+    (tree / "odd#dir" / "fine.txt").write_text("x")
+    with pytest.raises(InvalidInput, match=r"'odd#dir/fine\.txt' contains a character"):
+        sd.add("p", tree, store=store)
+    (tree / "odd#dir" / "fine.txt").unlink()
+    (tree / "sub" / "bad;name.txt").write_text("x")
+    with pytest.raises(InvalidInput, match=r"'sub/bad;name\.txt' contains a character"):
+        sd.add("p", tree, store=store)
+    (tree / "sub" / "bad;name.txt").unlink()
+    deep = tree.joinpath("sub", *(c * 200 for c in "defghi"))
+    deep.mkdir(parents=True)
+    (deep / "x.txt").write_text("x")
+    with pytest.raises(InvalidInput, match="longer than 1024 characters"):
+        sd.add("p", tree, store=store)
+    assert len(sd.list_versions("p", store=store)) == 1
+
+
+def test_gc_keeps_every_file_of_live_versions_and_frees_the_rest(store: Store, tree: Path) -> None:
+    v1 = sd.add("h", tree, store=store)
+    (tree / "f0.txt").write_text("changed in v2\n")
+    (tree / "shared.txt").write_text("in v2 and v3\n")
+    sd.add("h", tree, store=store)
+    v2_only = sd.get("h", "v2", store=store).manifest.by_path()["f0.txt"].hash
+    (tree / "f0.txt").write_text("changed again in v3\n")
+    v3 = sd.add("h", tree, store=store)
+    other = sd.add("other", tree / "sub", store=store)  # shares nested.bin with every version
+    sd.remove("h", "v2", store=store)
+    report = collect_garbage(store.metadata, store.blobs, grace_seconds=0)
+    assert v2_only in report.deleted and not store.blobs.exists(v2_only)
+    for version in (v1, v3, other):
+        files = sd.get(version.dataset, version.id, store=store).manifest.entries
+        assert all(store.blobs.exists(e.hash) for e in files)
+    again = collect_garbage(store.metadata, store.blobs, grace_seconds=0)
+    assert again.deleted == () and again.referenced == again.scanned
+    assert check_blobs(store.blobs, metadata=store.metadata).ok
+    out = materialize(store.blobs, sd.resolve("h", "v1", store=store), tree.parent / "v1")
+    assert (out / "f0.txt").read_text() == "file 0\n"
+
+
+def test_a_small_file_that_changed_size_since_listing_is_refused(
+    store: Store, tmp_path: Path
+) -> None:
+    from stackml.data.ingest import LocalIngest
+
+    assert isinstance(store.blobs, LocalBlobStore)
+    src = tmp_path / "grown.txt"
+    src.write_bytes(b"0123456789")
+    st = src.stat()
+    ingest = LocalIngest(store.blobs.root)
+    for listed in (5, 20):  # grew or shrank after the folder was listed
+        with pytest.raises(InvalidInput, match=r"grown\.txt: changed while it was being added"):
+            ingest.put_path(str(src), listed, st.st_mtime_ns)
+    assert list(store.blobs.iter_digests()) == []
+    assert store.blobs.exists(ingest.put_path(str(src), 10, st.st_mtime_ns))

@@ -166,3 +166,16 @@ def test_referenced_blobs_cover_live_versions_only(tmp_path: Path) -> None:
         assert set(store.referenced_blobs()) == {H1, H2, H3, "4" * 64}
         store.delete_dataset_version("ds", "v2")
         assert set(store.referenced_blobs()) == {H1, H3}
+
+
+@pytest.mark.postgres
+def test_referenced_blobs_of_many_files_postgres(fresh_postgres_url: str) -> None:
+    many = [f"{k:064x}" for k in range(3000)]
+    with SqlMetadataStore(fresh_postgres_url) as store:
+        store.create_dataset_version(draft(blob_hashes=many[:2000]))
+        store.create_dataset_version(draft(blob_hashes=many[1000:] + many[1000:1010]))
+        store.create_dataset_version(draft(blob_hashes=["f" * 64]))
+        store.delete_dataset_version("ds", "v3")
+        referenced = list(store.referenced_blobs())
+        assert len(referenced) == len(set(referenced))  # each blob once
+        assert set(referenced) == {H1, *many}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, delete, func, select, update
@@ -46,7 +46,7 @@ BLOBS: Table = cast(Table, DatasetBlobRow.__table__)
 ALIASES: Table = cast(Table, DatasetAliasRow.__table__)
 EVENTS: Table = cast(Table, DatasetAliasEventRow.__table__)
 _HEX_PREFIX = re.compile(r"^[0-9a-f]{4,32}$")
-_BLOB_BATCH = 5_000
+_DIGEST_BYTES = 32
 
 
 def _json(value: Mapping[str, Any] | None, what: str) -> dict[str, Any]:
@@ -256,10 +256,7 @@ def create_version(conn: Connection, draft: VersionDraft) -> DatasetVersion:
     )
     hashes = set(draft.blob_hashes)
     hashes.update(h for h in (draft.manifest_hash, draft.table_hash) if h)
-    ordered = sorted(hashes)
-    for start in range(0, len(ordered), _BLOB_BATCH):
-        chunk = ordered[start : start + _BLOB_BATCH]
-        conn.execute(BLOBS.insert(), [{"version_id": vid, "blob_hash": h} for h in chunk])
+    conn.execute(BLOBS.insert().values(version_id=vid, digests=pack_digests(hashes)))
     _move_alias(conn, draft.dataset, LATEST, vid, draft.author, draft.created_at)
     row = conn.execute(select(VERSIONS).where(VERSIONS.c.id == vid)).one()
     return _snapshot(row, (LATEST,))
@@ -344,13 +341,29 @@ def delete_version(conn: Connection, dataset: str, ref: str, author: str) -> Dat
     return _snapshot(final, ())
 
 
+def pack_digests(hashes: Iterable[str]) -> bytes:
+    """Sorted, distinct hex digests as one value of 32-byte binary digests back to back."""
+    return bytes.fromhex("".join(sorted(set(hashes))))
+
+
+def unpack_digests(packed: bytes) -> Iterator[str]:
+    """The hex digests of :func:`pack_digests`."""
+    text = bytes(packed).hex()
+    step = 2 * _DIGEST_BYTES
+    for start in range(0, len(text), step):
+        yield text[start : start + step]
+
+
 def referenced_blobs(conn: Connection) -> Iterator[str]:
-    """Blobs of every version that is not soft-deleted."""
+    """Blobs of every version that is not soft-deleted (each once)."""
     query = (
-        select(BLOBS.c.blob_hash)
+        select(BLOBS.c.digests)
         .join(VERSIONS, VERSIONS.c.id == BLOBS.c.version_id)
         .where(VERSIONS.c.deleted_at.is_(None))
-        .distinct()
     )
-    for (blob_hash,) in conn.execute(query):
-        yield blob_hash
+    seen: set[str] = set()
+    for (packed,) in conn.execute(query):
+        for digest in unpack_digests(packed):
+            if digest not in seen:
+                seen.add(digest)
+                yield digest

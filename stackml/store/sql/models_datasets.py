@@ -1,7 +1,9 @@
 """SQLAlchemy rows of the datasets capability (registered on the shared ``Base.metadata``).
 
 A version row is written last, in the transaction that also writes its blob references and
-moves ``latest``; soft deletion sets ``deleted_at`` and keeps the row for lineage.
+moves ``latest``; soft deletion sets ``deleted_at`` and keeps the row for lineage. A version's
+file blobs are one packed value (not one row per file), so an add of ten thousand files
+writes two rows, not ten thousand.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -60,15 +63,18 @@ class DatasetVersionRow(Base):
 
 
 class DatasetBlobRow(Base):
-    """Every blob a version references, so ``gc`` need not read manifests."""
+    """Every blob a version references, so ``gc`` need not read (possibly damaged) manifests.
+
+    ``digests`` holds the sorted, distinct 32-byte binary digests back to back; it lives in
+    its own table so that reading version rows never loads it.
+    """
 
     __tablename__ = "dataset_version_blobs"
-    __table_args__ = (Index("ix_dataset_version_blobs_blob_hash", "blob_hash"),)
 
     version_id: Mapped[str] = mapped_column(
         VERSION_ID, ForeignKey("dataset_versions.id", ondelete="CASCADE"), primary_key=True
     )
-    blob_hash: Mapped[str] = mapped_column(HASH, primary_key=True)
+    digests: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class DatasetAliasRow(Base):

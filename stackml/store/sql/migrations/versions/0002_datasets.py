@@ -99,25 +99,18 @@ def upgrade() -> None:
     op.create_table(
         "dataset_version_blobs",
         sa.Column("version_id", sa.String(length=32), nullable=False),
-        sa.Column("blob_hash", sa.String(length=64), nullable=False),
+        sa.Column("digests", sa.LargeBinary(), nullable=False),
         sa.ForeignKeyConstraint(
             ["version_id"],
             ["dataset_versions.id"],
             name=op.f("fk_dataset_version_blobs_version_id_dataset_versions"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("version_id", "blob_hash", name=op.f("pk_dataset_version_blobs")),
-    )
-    op.create_index(
-        "ix_dataset_version_blobs_blob_hash",
-        "dataset_version_blobs",
-        ["blob_hash"],
-        unique=False,
+        sa.PrimaryKeyConstraint("version_id", name=op.f("pk_dataset_version_blobs")),
     )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_dataset_version_blobs_blob_hash", table_name="dataset_version_blobs")
     op.drop_table("dataset_version_blobs")
     op.drop_table("dataset_aliases")
     op.drop_index("ix_dataset_versions_dataset_id", table_name="dataset_versions")
