@@ -5,6 +5,7 @@ The scheduling half (claims, leases, heartbeats, workers) is in :mod:`.schedulin
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any, cast
 
@@ -92,8 +93,17 @@ def worker(row: Any, usage: dict[str, Any] | None = None) -> Worker:
     )
 
 
+def _time_ordered_id() -> str:
+    """32 hex characters that sort by creation time (nanoseconds), then at random.
+
+    Jobs submitted within the same millisecond keep their submission order when the
+    scheduler breaks ties of ``created_at`` by id.
+    """
+    return f"{time.time_ns():016x}{uuid.uuid4().hex[:16]}"
+
+
 def submit_job(conn: Connection, spec: JobSpec, user: str, executor: str) -> Job:
-    job_id = uuid.uuid4().hex
+    job_id = _time_ordered_id()
     conn.execute(
         JOBS.insert().values(
             id=job_id,
