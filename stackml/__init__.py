@@ -25,6 +25,7 @@ from stackml.errors import (
 )
 
 if TYPE_CHECKING:  # type checkers see the real names; at run time they load lazily
+    from stackml.pipelines import Step, pipeline, step
     from stackml.tracking import (
         ActiveRun,
         active_run,
@@ -39,6 +40,8 @@ _TRACKING_EXPORTS = frozenset(
     {"ActiveRun", "active_run", "flush", "get_run", "metric_history", "search_runs", "start_run"}
 )
 
+_PIPELINE_EXPORTS = frozenset({"Step", "pipeline", "step"})
+
 
 def __getattr__(name: str) -> object:
     # The tracking API is loaded on first use so that ``import stackml.store`` (and the CLI)
@@ -47,6 +50,14 @@ def __getattr__(name: str) -> object:
         import stackml.tracking as tracking
 
         return getattr(tracking, name)
+    if name in _PIPELINE_EXPORTS:  # @stackml.step, @stackml.pipeline, stackml.Step
+        import stackml.pipelines as pipelines
+
+        return getattr(pipelines, name)
+    if name == "models":  # the model registry's facade: stackml.models.load("digits@production")
+        import importlib
+
+        return importlib.import_module("stackml.models")
     raise AttributeError(f"module 'stackml' has no attribute {name!r}")
 
 
@@ -59,12 +70,16 @@ __all__ = [
     "InvalidInput",
     "NotFound",
     "StackmlError",
+    "Step",
     "Unauthorized",
     "__version__",
     "active_run",
     "flush",
     "get_run",
     "metric_history",
+    "models",
+    "pipeline",
     "search_runs",
     "start_run",
+    "step",
 ]

@@ -22,14 +22,18 @@ def test_top_level_exports_are_locked() -> None:
             "InvalidInput",
             "NotFound",
             "StackmlError",
+            "Step",
             "Unauthorized",
             "__version__",
             "active_run",
             "flush",
             "get_run",
             "metric_history",
+            "models",
+            "pipeline",
             "search_runs",
             "start_run",
+            "step",
         ]
     )
     for name in stackml.__all__:

@@ -16,14 +16,22 @@ from typer.core import TyperGroup
 from stackml._version import __version__
 from stackml.cli import (
     baselines,
+    check,
     data,
     doctor,
+    import_cmd,
     init,
     jobs,
+    label,
     maintenance,
+    models,
+    monitor,
+    pipelines,
     quickstart,
     runs,
+    serve,
     server,
+    sweep,
     tokens,
     ui,
     worker,
@@ -108,6 +116,14 @@ for _module in (
     worker,
     doctor,
     baselines,
+    models,
+    sweep,
+    pipelines,
+    label,
+    serve,
+    monitor,
+    check,
+    import_cmd,
 ):
     _module.register(app)
 

@@ -35,10 +35,16 @@ def run_quickstart(
         max=65535,
         help="Port for the server; a free one is picked if it is taken.",
     ),
+    until: str | None = typer.Option(
+        None,
+        "--until",
+        help="Stop after this stage (e.g. baseline, registry, serving); default: run them all.",
+    ),
 ) -> None:
-    """Train and track baselines on the bundled digits, then serve the results.
+    """Run the whole ML loop on the bundled digits, then serve the results.
 
-    Works offline on data that ships with scikit-learn, in its own folder and store.
+    Version data, train, sweep, register, gate, serve, monitor drift, label and retrain: offline,
+    on data that ships with scikit-learn, in its own folder and store.
     """
     from rich.text import Text
 
@@ -46,7 +52,17 @@ def run_quickstart(
 
     console = stdout_console()
     console.print(Text(f"stackml quickstart in {directory.expanduser().resolve()}", style="bold"))
-    report = quickstart.run_quickstart(directory, console=console)
+    stages = None
+    if until is not None:
+        from stackml.errors import InvalidInput
+        from stackml.quickstart.stages import default_stages
+
+        stages = default_stages()
+        names = [stage.name for stage in stages]
+        if until not in names:
+            raise InvalidInput(f"--until must name a stage: {', '.join(names)}")
+        stages = stages[: names.index(until) + 1]
+    report = quickstart.run_quickstart(directory, console=console, stages=stages)
     console.print(quickstart.summary_table(report))
 
     baseline = report.results.get("baseline")

@@ -1,4 +1,4 @@
-"""The fast path between a local folder and a local blob store (``<root>/<aa>/<bb>/<hash>``).
+"""The fast path between a local folder and a local blob store (its own layout, see ``local``).
 
 The generic :class:`~stackml.store.blobs.base.BlobStore` calls stream, hash and fsync one
 blob at a time, which is right for a single artifact and slow for ten thousand dataset
@@ -33,6 +33,7 @@ from pathlib import Path
 import blake3
 
 from stackml.errors import IntegrityError, InvalidInput
+from stackml.store.blobs.local import layout_depth
 
 #: Files up to this size are read whole; larger ones are memory-mapped and copied.
 SMALL_FILE = 4 << 20
@@ -72,6 +73,7 @@ class LocalIngest:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._flat = layout_depth(self.root) == 1
         self._prefix = f"{self.root}{os.sep}"
         self._tmp = f"{self.root}{os.sep}tmp{os.sep}"
         self._run = uuid.uuid4().hex[:12]  # unique per ingest, so temp names never collide
@@ -81,17 +83,22 @@ class LocalIngest:
 
     # Plain strings and os calls on the per-file path: pathlib costs more than the I/O of a
     # 10 KiB file.
+    def _folder(self, digest: str) -> str:
+        if self._flat:
+            return f"{self._prefix}{digest[:2]}"
+        return f"{self._prefix}{digest[:2]}{os.sep}{digest[2:4]}"
+
     def _final(self, digest: str) -> str:
-        return f"{self._prefix}{digest[:2]}{os.sep}{digest[2:4]}{os.sep}{digest}"
+        return f"{self._folder(digest)}{os.sep}{digest}"
 
     def path_of(self, digest: str) -> Path:
         return Path(self._final(digest))
 
     def _ensure_dir(self, digest: str) -> None:
-        key = digest[:4]
+        key = digest[:2] if self._flat else digest[:4]
         if key in self._made:
             return
-        os.makedirs(f"{self._prefix}{digest[:2]}{os.sep}{digest[2:4]}", exist_ok=True)
+        os.makedirs(self._folder(digest), exist_ok=True)
         with self._lock:
             self._made.add(key)
 

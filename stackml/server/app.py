@@ -14,6 +14,7 @@ from stackml.server.limits import BodySizeLimit
 from stackml.server.observability import RequestMetrics, ServerMetrics
 from stackml.server.observability import router as metrics_router
 from stackml.server.routers import ROUTERS
+from stackml.server.routers.pipelines import scheduler_lifespan
 from stackml.server.security import BrowserSecurity, allowed_host_names
 from stackml.store import Store
 
@@ -58,6 +59,8 @@ def create_app(
         redoc_url=None,
         # A trailing slash is a 404, not a redirect that clients would have to follow.
         redirect_slashes=False,
+        # Background work tied to the server's life: the pipeline scheduler.
+        lifespan=scheduler_lifespan,
     )
     app.state.store = store
     app.state.auth = auth

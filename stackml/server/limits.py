@@ -20,6 +20,7 @@ _DRAIN_BYTES = 64 << 20
 STREAMED_UPLOADS = (
     re.compile(r"^/api/v1/blobs/?$"),
     re.compile(r"^/api/v1/runs/[^/]+/artifacts/.+$"),
+    re.compile(r"^/(?:ajax-)?api/2\.0/mlflow-artifacts/artifacts/.+$"),
 )
 
 

@@ -37,13 +37,30 @@ from stackml.store.entities import (
     User,
 )
 from stackml.store.jobs_base import JobStore
+from stackml.store.labeling_base import LabelingStore
+from stackml.store.monitoring_base import MonitoringStore
+from stackml.store.pipelines_base import PipelineStore
+from stackml.store.registry_base import RegistryStore
 from stackml.store.series import MetricArrays, check_step_range
+from stackml.store.serving_base import DeploymentStore
 from stackml.store.training_base import TrainingStore
+from stackml.store.tuning_base import SweepStore
 
 DEFAULT_EXPERIMENT = "default"
 
 
-class MetadataStore(DatasetStore, JobStore, TrainingStore, abc.ABC):
+class MetadataStore(
+    DatasetStore,
+    JobStore,
+    TrainingStore,
+    PipelineStore,
+    SweepStore,
+    RegistryStore,
+    LabelingStore,
+    DeploymentStore,
+    MonitoringStore,
+    abc.ABC,
+):
     """Projects, experiments, runs, metrics, artifacts' records, lineage, users and tokens."""
 
     # -- projects and experiments -------------------------------------------------------
@@ -88,6 +105,14 @@ class MetadataStore(DatasetStore, JobStore, TrainingStore, abc.ABC):
     @abc.abstractmethod
     def list_experiments(self, project: str | None = None) -> list[Experiment]:
         """Experiments, optionally of one project, ordered by creation time."""
+
+    @abc.abstractmethod
+    def set_experiment_tags(self, experiment_id: str, tags: Mapping[str, str]) -> Experiment:
+        """Set or overwrite tags of an experiment; returns the new snapshot. Raises ``NotFound``."""
+
+    @abc.abstractmethod
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        """Remove an experiment tag. Raises ``NotFound`` if the experiment or the tag is missing."""
 
     # -- runs ---------------------------------------------------------------------------
     @abc.abstractmethod
@@ -211,6 +236,14 @@ class MetadataStore(DatasetStore, JobStore, TrainingStore, abc.ABC):
     @abc.abstractmethod
     def get_artifact(self, run_id: str, path: str) -> Artifact:
         """One artifact record. Raises ``NotFound``."""
+
+    @abc.abstractmethod
+    def delete_artifacts(self, run_id: str, path: str) -> int:
+        """Remove the record at ``path`` and every record under the folder ``path``.
+
+        Returns how many records went (0 when none matched); their blobs become garbage for
+        ``stackml gc``. Raises ``NotFound`` for an unknown run.
+        """
 
     # -- lineage ------------------------------------------------------------------------
     @abc.abstractmethod

@@ -13,12 +13,15 @@ Grammar (keywords are case-insensitive; ``and`` binds tighter than ``or``)::
     and_expr   := atom ("and" atom)*
     atom       := "(" or_expr ")" | comparison
     comparison := operand op value | operand ["not"] "in" "(" value ("," value)* ")"
+                | operand "is" ["not"] "null"
     operand    := prefix "." key | attribute
     prefix     := metrics | params | tags | attributes | attr   (singular forms too)
     key        := word ("." word)* | `backticked` | "double quoted"
     op         := = | == | != | <> | < | <= | > | >= | like | ilike
     value      := number | 'single quoted' | "double quoted"
 
+``IS NULL`` selects runs that lack the metric, param or tag (or whose attribute is empty, such
+as the ``end_time`` of a running run); ``IS NOT NULL`` selects those that have it.
 Comparing a param with a number compares numerically and matches only params whose value
 spells a number; metric comparisons need numbers and tag comparisons need quoted strings.
 Attributes are ``id`` (or ``run_id``), ``name``, ``status``, ``user``, ``start_time``,
@@ -80,11 +83,13 @@ _PREFIXES: dict[str, Entity] = {
 COMPARISON_OPS = ("=", "!=", "<", "<=", ">", ">=")
 STRING_OPS = ("LIKE", "ILIKE")
 LIST_OPS = ("IN", "NOT IN")
+NULL_OPS = ("IS NULL", "IS NOT NULL")
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """``entity.key op value``; ``value`` is a tuple for ``IN`` and ``NOT IN``."""
+    """``entity.key op value``; ``value`` is a tuple for ``IN`` and ``NOT IN`` and empty text
+    for ``IS NULL`` and ``IS NOT NULL``."""
 
     entity: Entity
     key: str
@@ -296,7 +301,7 @@ class _Parser:
                 raise self.fail("'in' after 'not'")
             self.advance()
             return "NOT IN"
-        raise self.fail("an operator (=, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN)")
+        raise self.fail("an operator (=, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN, IS NULL)")
 
     def value(self) -> Value:
         token = self.token
@@ -322,6 +327,15 @@ class _Parser:
 
     def comparison(self) -> Comparison:
         entity, key, _ = self.operand()
+        if self.keyword("is"):
+            self.advance()
+            negated = self.keyword("not")
+            if negated:
+                self.advance()
+            if not self.keyword("null"):
+                raise self.fail("'null' or 'not null' after 'is'")
+            self.advance()
+            return Comparison(entity, key, "IS NOT NULL" if negated else "IS NULL", "")
         op_token = self.token
         op = self.operator()
         value_token = self.token

@@ -34,7 +34,13 @@ from stackml.store.entities import (
 )
 from stackml.store.rest_datasets import RestDatasetStore
 from stackml.store.rest_jobs import RestJobStore
+from stackml.store.rest_labeling import RestLabelingStore
+from stackml.store.rest_monitoring import RestMonitoringStore
+from stackml.store.rest_pipelines import RestPipelineStore
+from stackml.store.rest_registry import RestRegistryStore
+from stackml.store.rest_serving import RestDeploymentStore
 from stackml.store.rest_training import RestTrainingStore
+from stackml.store.rest_tuning import RestSweepStore
 from stackml.store.series import MetricArrays, check_step_range
 
 _JSON = {"Content-Type": "application/json"}
@@ -158,7 +164,18 @@ def _token(d: Mapping[str, Any]) -> ApiToken:
     )
 
 
-class RestMetadataStore(RestDatasetStore, RestJobStore, RestTrainingStore, MetadataStore):
+class RestMetadataStore(
+    RestDatasetStore,
+    RestJobStore,
+    RestTrainingStore,
+    RestPipelineStore,
+    RestSweepStore,
+    RestRegistryStore,
+    RestLabelingStore,
+    RestDeploymentStore,
+    RestMonitoringStore,
+    MetadataStore,
+):
     """Metadata kept by a ``stackml server``, reached over HTTP.
 
     Args:
@@ -204,6 +221,14 @@ class RestMetadataStore(RestDatasetStore, RestJobStore, RestTrainingStore, Metad
     def list_experiments(self, project: str | None = None) -> list[Experiment]:
         answer = self.http.call("GET", "/experiments", params={"project": project})
         return [_experiment(d) for d in answer]
+
+    def set_experiment_tags(self, experiment_id: str, tags: Mapping[str, str]) -> Experiment:
+        path = f"/experiments/{_seg(experiment_id)}/tags"
+        return _experiment(self.http.call("POST", path, json={"values": dict(tags)}))
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        path = f"/experiments/{_seg(experiment_id)}/tags"
+        self.http.call("DELETE", path, params={"key": key})
 
     # -- runs ---------------------------------------------------------------------------
     def create_run(
@@ -393,6 +418,10 @@ class RestMetadataStore(RestDatasetStore, RestJobStore, RestTrainingStore, Metad
     def get_artifact(self, run_id: str, path: str) -> Artifact:
         answer = self.http.call("GET", f"/runs/{_seg(run_id)}/artifact", params={"path": path})
         return _artifact(answer)
+
+    def delete_artifacts(self, run_id: str, path: str) -> int:
+        answer = self.http.call("DELETE", f"/runs/{_seg(run_id)}/artifact", params={"path": path})
+        return int(answer["deleted"])
 
     # -- lineage ------------------------------------------------------------------------
     def add_lineage(self, edge: LineageEdge) -> LineageEdge:

@@ -59,6 +59,21 @@ class MetadataStoreContract:
         with pytest.raises(InvalidInput):
             store.create_experiment("p", "bad name!")
 
+    def test_experiment_tags(self, store: MetadataStore) -> None:
+        store.create_project("p")
+        exp = store.create_experiment("p", "tagged", tags={"team": "vision"})
+        updated = store.set_experiment_tags(exp.id, {"team": "nlp", "owner": "ada"})
+        assert updated.tags == {"team": "nlp", "owner": "ada"}
+        assert store.get_experiment(exp.id).tags == {"team": "nlp", "owner": "ada"}
+        store.delete_experiment_tag(exp.id, "team")
+        assert store.get_experiment(exp.id).tags == {"owner": "ada"}
+        with pytest.raises(NotFound):
+            store.delete_experiment_tag(exp.id, "team")
+        with pytest.raises(NotFound):
+            store.set_experiment_tags("0" * 32, {"a": "b"})
+        with pytest.raises(InvalidInput):
+            store.set_experiment_tags(exp.id, {"bad\nkey": "b"})
+
     # -- runs ---------------------------------------------------------------------------
     def test_create_and_get_run(self, store: MetadataStore) -> None:
         run = store.create_run(
@@ -253,6 +268,20 @@ class MetadataStoreContract:
         with pytest.raises(NotFound):
             store.log_artifact(Artifact("0" * 32, "a.txt", BLOB, 1, "text/plain", 1))
 
+    def test_delete_artifacts(self, store: MetadataStore) -> None:
+        run = store.create_run("p")
+        for path in ["model/a.bin", "model/sub/b.bin", "models.txt", "top.txt"]:
+            store.log_artifact(Artifact(run.id, path, BLOB, 1, "text/plain", 1))
+        assert store.delete_artifacts(run.id, "model") == 2
+        assert [a.path for a in store.list_artifacts(run.id)] == ["models.txt", "top.txt"]
+        assert store.delete_artifacts(run.id, "top.txt") == 1
+        assert store.delete_artifacts(run.id, "missing") == 0
+        assert [a.path for a in store.list_artifacts(run.id)] == ["models.txt"]
+        with pytest.raises(InvalidInput):
+            store.delete_artifacts(run.id, "../models.txt")
+        with pytest.raises(NotFound):
+            store.delete_artifacts("0" * 32, "models.txt")
+
     @pytest.mark.parametrize(
         "path", ["../escape", "/abs/path", "a//b", "a/./b", "a\\b", "%2e%2e/x", "a;b", "nul\x00"]
     )
@@ -354,6 +383,10 @@ class MetadataStoreContract:
             "c",
             "d",
         ]
+        assert sorted(names(store, filter="metrics.acc IS NULL")) == ["d"]
+        assert sorted(names(store, filter="tags.stage is not null")) == ["a", "b", "c"]
+        assert sorted(names(store, filter="end_time IS NULL and params.opt = 'sgd'")) == ["b"]
+        assert names(store, filter="attributes.parent_id IS NOT NULL") == []
         all_runs = store.search_runs(filter="params.opt = 'adam'").runs
         assert {r.project for r in all_runs} == {"search"}
 
@@ -399,6 +432,8 @@ class MetadataStoreContract:
             "params.x = 'unterminated",
             "metrics.acc = 1; DROP TABLE runs",
             "1 = 1",
+            "metrics.acc IS 3",
+            "tags.stage IS NOT",
         ],
     )
     def test_search_rejects_malformed_filters(self, store: MetadataStore, bad_filter: str) -> None:

@@ -24,6 +24,7 @@ import pytest
 from stackml._internal.hashing import hash_bytes
 from stackml.errors import IntegrityError, InvalidInput, NotFound
 from stackml.store.blobs.base import BlobStore
+from stackml.store.blobs.local import LocalBlobStore
 from tests.store.blob_backends import S3_BUCKET, moto_s3, open_backend, put_in_worker
 
 
@@ -47,7 +48,7 @@ def moto_endpoint() -> Iterator[str]:
 
 def _local_overwrite(root: Path) -> Callable[[str, bytes], None]:
     def overwrite(digest: str, data: bytes) -> None:
-        (root / digest[:2] / digest[2:4] / digest).write_bytes(data)
+        LocalBlobStore(root).path_of(digest).write_bytes(data)
 
     return overwrite
 

@@ -40,9 +40,10 @@ def _files_under(root: Path) -> list[Path]:
 def test_layout_and_single_copy(store: LocalBlobStore, root: Path) -> None:
     digest = store.put_bytes(b"weights")
     store.put_bytes(b"weights")
-    expected = root / digest[:2] / digest[2:4] / digest
+    expected = root / digest[:2] / digest
     assert store.path_of(digest) == expected
-    assert _files_under(root) == [expected]
+    assert _files_under(root) == [expected, root / "layout"]
+    assert (root / "layout").read_text() == "flat\n"
     assert expected.read_bytes() == b"weights"
     assert (root / "tmp").is_dir() and (root / "quarantine").is_dir()
 
@@ -61,7 +62,7 @@ def test_symlink_at_blob_path_is_refused(store: LocalBlobStore, root: Path, outs
     # The link even carries the right name for the outside file's content, so only the
     # refusal to follow links protects the file.
     digest = hash_bytes(outside.read_bytes())
-    link = root / digest[:2] / digest[2:4] / digest
+    link = store.path_of(digest)
     link.parent.mkdir(parents=True)
     link.symlink_to(outside)
     with pytest.raises(IntegrityError, match="link"):
@@ -79,8 +80,8 @@ def test_symlinked_folder_is_refused(store: LocalBlobStore, root: Path, tmp_path
     elsewhere = tmp_path / "elsewhere"
     data = b"outside data"
     digest = hash_bytes(data)
-    (elsewhere / digest[2:4]).mkdir(parents=True)
-    (elsewhere / digest[2:4] / digest).write_bytes(data)
+    elsewhere.mkdir()
+    (elsewhere / digest).write_bytes(data)
     (root / digest[:2]).symlink_to(elsewhere, target_is_directory=True)
     with pytest.raises(IntegrityError):
         store.get_bytes(digest)
@@ -107,7 +108,7 @@ def test_resolved_path_check_when_dir_fd_is_unavailable(
     good = store.put_bytes(b"fine")
     assert store.get_bytes(good) == b"fine"
     digest = hash_bytes(outside.read_bytes())
-    link = root / digest[:2] / digest[2:4] / digest
+    link = store.path_of(digest)
     link.parent.mkdir(parents=True)
     link.symlink_to(outside)
     with pytest.raises(IntegrityError):
@@ -121,7 +122,7 @@ def test_storing_real_content_replaces_a_planted_link(
 ) -> None:
     data = outside.read_bytes()
     digest = hash_bytes(data)
-    link = root / digest[:2] / digest[2:4] / digest
+    link = store.path_of(digest)
     link.parent.mkdir(parents=True)
     link.symlink_to(outside)
     assert store.put_bytes(data) == digest
@@ -143,7 +144,7 @@ def test_iter_digests_ignores_foreign_files(store: LocalBlobStore, root: Path) -
     (root / "README").write_text("not a blob")
     (root / "tmp" / "put-123.part").write_bytes(b"in flight")
     misplaced = hash_bytes(b"misplaced")
-    (root / digest[:2] / digest[2:4] / misplaced).write_bytes(b"misplaced")
+    (root / digest[:2] / misplaced).write_bytes(b"misplaced")
     (root / "zz").mkdir()
     assert list(store.iter_digests()) == [digest]
 
@@ -157,6 +158,29 @@ def test_clean_temp_removes_only_stale_files(store: LocalBlobStore, root: Path) 
     os.utime(stale, (long_ago, long_ago))
     assert store.clean_temp(older_than_seconds=3600) == 1
     assert not stale.exists() and fresh.exists()
+
+
+def test_older_nested_store_keeps_working(tmp_path: Path) -> None:
+    root = tmp_path / "nested"
+    data = b"written by an older version"
+    digest = hash_bytes(data)
+    (root / digest[:2] / digest[2:4]).mkdir(parents=True)
+    (root / digest[:2] / digest[2:4] / digest).write_bytes(data)
+    store = LocalBlobStore(root)
+    assert store.depth == 2 and (root / "layout").read_text() == "nested\n"
+    assert store.get_bytes(digest) == data
+    new = store.put_bytes(b"new content")
+    assert store.path_of(new) == root / new[:2] / new[2:4] / new
+    assert sorted(store.iter_digests()) == sorted([digest, new])
+    assert LocalBlobStore(root).depth == 2  # the marker decides from now on
+
+
+def test_unknown_layout_is_a_clear_error(tmp_path: Path) -> None:
+    root = tmp_path / "odd"
+    root.mkdir()
+    (root / "layout").write_text("spiral\n")
+    with pytest.raises(IntegrityError, match="unknown blob layout"):
+        LocalBlobStore(root)
 
 
 def test_fsspec_file_store_refuses_links_too(tmp_path: Path, outside: Path) -> None:

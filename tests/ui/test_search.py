@@ -86,7 +86,7 @@ def test_search_by_id_finds_the_run_and_the_job(
 
 def test_empty_text_finds_nothing(client: httpx.Client) -> None:
     html = client.get("/search", params={"q": "   "}).text
-    assert html.count('class="empty"') == 3
+    assert html.count('class="empty"') == len(ui_search.search_providers())
 
 
 def test_registered_provider_shows_and_a_failing_one_does_not_break_the_page(
@@ -94,20 +94,21 @@ def test_registered_provider_shows_and_a_failing_one_does_not_break_the_page(
 ) -> None:
     monkeypatch.setattr(ui_search, "_PROVIDERS", list(ui_search.search_providers()))
 
-    def find_models(store: MetadataStore, text: str, limit: int) -> list[SearchHit]:
-        return [SearchHit(f"{text}-model <b>", "/models/m1", "v3")] * (limit + 5)
+    def find_widgets(store: MetadataStore, text: str, limit: int) -> list[SearchHit]:
+        return [SearchHit(f"{text}-widget <b>", "/widgets/w1", "v3")] * (limit + 5)
 
     def broken(store: MetadataStore, text: str, limit: int) -> list[SearchHit]:
         raise StoreUnavailable("index offline")
 
-    register_search_provider(SearchProvider("models", "Models", find_models), after="runs")
-    register_search_provider(SearchProvider("models", "Duplicate", broken))  # ignored
+    before = [p.key for p in ui_search.search_providers()]
+    register_search_provider(SearchProvider("widgets", "Widgets", find_widgets), after="runs")
+    register_search_provider(SearchProvider("widgets", "Duplicate", broken))  # ignored
     register_search_provider(SearchProvider("broken", "Broken", broken))
     keys = [p.key for p in ui_search.search_providers()]
-    assert keys == ["runs", "models", "datasets", "jobs", "broken"]
+    assert keys == [before[0], "widgets", *before[1:], "broken"]
     answer = client.get("/search", params={"q": "mnist"})
     assert answer.status_code == 200
-    models = _section(answer.text, "models")
-    assert models.count('href="/models/m1"') == ui_search.SECTION_LIMIT
-    assert "mnist-model &lt;b&gt;" in models
+    widgets = _section(answer.text, "widgets")
+    assert widgets.count('href="/widgets/w1"') == ui_search.SECTION_LIMIT
+    assert "mnist-widget &lt;b&gt;" in widgets
     assert "No broken match." in _section(answer.text, "broken")

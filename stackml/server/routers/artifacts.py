@@ -12,6 +12,7 @@ import mimetypes
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from stackml._internal.names import validate_relative_path
@@ -73,6 +74,20 @@ def get_artifact(
 ) -> ArtifactOut:
     """One artifact record, by logical path (a query parameter)."""
     return ArtifactOut.of(store.get_artifact(run_id, _checked(path)))
+
+
+class DeletedOut(BaseModel):
+    """How many artifact records a delete removed."""
+
+    deleted: int
+
+
+@router.delete("/artifact", response_model=DeletedOut)
+def delete_artifacts(
+    run_id: str, path: str, store: MetadataStore = Depends(get_metadata)
+) -> DeletedOut:
+    """Remove the record at ``path`` and every record under that folder (blobs stay for gc)."""
+    return DeletedOut(deleted=store.delete_artifacts(run_id, _checked(path)))
 
 
 @router.put(

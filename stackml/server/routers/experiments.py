@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from stackml.server.auth import authenticated
 from stackml.server.deps import get_metadata
 from stackml.server.routers._common import API_PREFIX, ERROR_RESPONSES
-from stackml.server.schemas import ExperimentIn, ExperimentOut
+from stackml.server.schemas import Done, ExperimentIn, ExperimentOut, StringMap
 from stackml.store.base import MetadataStore
 
 router = APIRouter(
@@ -48,3 +48,22 @@ def get_experiment_by_name(
 ) -> ExperimentOut:
     """One experiment by project and name."""
     return ExperimentOut.of(store.get_experiment_by_name(project, name))
+
+
+@router.post("/experiments/{experiment_id}/tags", response_model=ExperimentOut)
+def set_experiment_tags(
+    experiment_id: str, body: StringMap, store: MetadataStore = Depends(get_metadata)
+) -> ExperimentOut:
+    """Set or overwrite tags of an experiment."""
+    return ExperimentOut.of(store.set_experiment_tags(experiment_id, body.values))
+
+
+@router.delete("/experiments/{experiment_id}/tags", response_model=Done)
+def delete_experiment_tag(
+    experiment_id: str,
+    key: str = Query(description="the tag key (a query parameter: keys may contain '/')"),
+    store: MetadataStore = Depends(get_metadata),
+) -> Done:
+    """Remove a tag of an experiment."""
+    store.delete_experiment_tag(experiment_id, key)
+    return Done()

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from stackml.errors import StackmlError
 from stackml.server.auth import authenticated
 from stackml.server.deps import get_store
-from stackml.server.routers.ui_session import page_response
+from stackml.server.routers.ui_session import error_page, page_response
 from stackml.store import Store
 from stackml.ui.datasets_pages import build_diff, build_version_page, list_datasets
 
@@ -18,10 +18,7 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(authenticated)
 
 
 def _error(request: Request, exc: StackmlError) -> Response:
-    status = exc.http_status if exc.http_status < 500 else 400
-    return page_response(
-        request, "error.html", status=status, status_code=status, title="Dataset", message=str(exc)
-    )
+    return error_page(request, exc, "Dataset")
 
 
 @router.get("/datasets", response_class=HTMLResponse)

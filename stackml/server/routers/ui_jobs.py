@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from stackml.errors import Forbidden, StackmlError
 from stackml.server.auth import authenticated, current_user
 from stackml.server.deps import get_store
-from stackml.server.routers.ui_session import page_response
+from stackml.server.routers.ui_session import error_page, page_response
 from stackml.store import Store
 from stackml.ui.jobs_pages import build_job_page, build_jobs_view, build_workers_view
 
@@ -25,10 +25,7 @@ def _visible_user(request: Request) -> str | None:
 
 
 def _error(request: Request, exc: StackmlError) -> Response:
-    status = exc.http_status if exc.http_status < 500 else 400
-    return page_response(
-        request, "error.html", status=status, status_code=status, title="Job", message=str(exc)
-    )
+    return error_page(request, exc, "Job")
 
 
 @router.get("/jobs", response_class=HTMLResponse)

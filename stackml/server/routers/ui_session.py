@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from stackml.errors import StackmlError
 from stackml.server.auth import public
 from stackml.server.security import (
     CSRF_COOKIE,
@@ -82,3 +83,11 @@ def logout(request: Request, csrf_token_field: str = Form("", alias="csrf_token"
     response = RedirectResponse("/login" if request.app.state.auth else "/runs", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+def error_page(request: Request, exc: StackmlError, title: str) -> Response:
+    """The error page for a stackml error: its 4xx status (a 5xx one shows as 400) and message."""
+    status = exc.http_status if exc.http_status < 500 else 400
+    return page_response(
+        request, "error.html", status=status, status_code=status, title=title, message=str(exc)
+    )

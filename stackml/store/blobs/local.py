@@ -2,9 +2,15 @@
 
 Layout under the root::
 
-    <root>/<hash[:2]>/<hash[2:4]>/<hash>    one file per blob, never modified once written
-    <root>/tmp/                              incoming writes, renamed into place when complete
-    <root>/quarantine/                       blobs that failed verification, kept for inspection
+    <root>/<hash[:2]>/<hash>        one file per blob, never modified once written
+    <root>/tmp/                     incoming writes, renamed into place when complete
+    <root>/quarantine/              blobs that failed verification, kept for inspection
+    <root>/layout                   ``flat`` (the above) or ``nested``
+
+Stores created before the flat layout keep blobs one level deeper
+(``<root>/<hash[:2]>/<hash[2:4]>/<hash>``); :func:`layout_depth` recognises them and they keep
+working unchanged. One folder level instead of two halves the directory entries a first write
+of many small files creates, which is most of the kernel time of a cold ``stackml data add``.
 
 A write streams into a temp file while hashing, fsyncs it, renames it into place and fsyncs the
 folder, so a blob path only ever names complete, durable content. Two writers of the same bytes
@@ -32,6 +38,8 @@ from stackml.store.blobs.base import BlobStore, check_digest
 
 _TMP = "tmp"
 _QUARANTINE = "quarantine"
+_LAYOUT = "layout"
+_DEPTH_OF = {"flat": 1, "nested": 2}
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -45,6 +53,42 @@ _WALK_WITH_DIR_FD = os.open in os.supports_dir_fd and bool(_NOFOLLOW and _DIRECT
 
 def _is_hex2(name: str) -> bool:
     return len(name) == 2 and all(c in "0123456789abcdef" for c in name)
+
+
+def _has_nested_blobs(root: Path) -> bool:
+    """Whether ``root`` holds blob folders of the nested layout (``<aa>/<bb>/``)."""
+    try:
+        firsts = [e for e in _subdirs(root) if _is_hex2(e.name)]
+    except FileNotFoundError:
+        return False
+    return any(_is_hex2(second.name) for first in firsts for second in _subdirs(Path(first.path)))
+
+
+def layout_depth(root: str | os.PathLike[str]) -> int:
+    """Folder levels between ``root`` and a blob: 1 (flat) or 2 (nested, older stores).
+
+    Read from ``<root>/layout``; a store without that file is inspected once and the answer
+    written there, so every process agrees on it.
+    """
+    root = Path(root)
+    marker = root / _LAYOUT
+    try:
+        name = marker.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        name = "nested" if _has_nested_blobs(root) else "flat"
+        root.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=root, prefix=".layout-")
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(name + "\n")
+        os.replace(tmp, marker)
+    if name not in _DEPTH_OF:
+        raise IntegrityError(f"{marker}: unknown blob layout {name!r} (expected flat or nested)")
+    return _DEPTH_OF[name]
+
+
+def blob_dirs(digest: str, depth: int) -> tuple[str, ...]:
+    """The folder names between the root and a blob for a layout ``depth``."""
+    return (digest[:2],) if depth == 1 else (digest[:2], digest[2:4])
 
 
 def _fsync_dir(path: Path) -> None:
@@ -73,6 +117,8 @@ class LocalBlobStore(BlobStore):
         self.url = str(self.root)
         (self.root / _TMP).mkdir(parents=True, exist_ok=True)
         (self.root / _QUARANTINE).mkdir(exist_ok=True)
+        #: Folder levels above each blob: 1 (flat) or 2 (nested, older stores).
+        self.depth = layout_depth(self.root)
 
     def __repr__(self) -> str:
         return f"LocalBlobStore({self.url!r})"
@@ -80,7 +126,7 @@ class LocalBlobStore(BlobStore):
     def path_of(self, digest: str) -> Path:
         """Where the blob with ``digest`` lives (whether or not it is stored)."""
         check_digest(digest)
-        return self.root / digest[:2] / digest[2:4] / digest
+        return self.root.joinpath(*blob_dirs(digest, self.depth), digest)
 
     # -- writing ----------------------------------------------------------------------------
     def put_stream(self, stream: BinaryIO, *, expected_hash: str | None = None) -> str:
@@ -167,19 +213,14 @@ class LocalBlobStore(BlobStore):
 
     def _open_walk(self, digest: str, flags: int) -> int:
         dir_flags = os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC
-        top = os.open(self.root, os.O_RDONLY | _DIRECTORY | _CLOEXEC)
+        opened = [os.open(self.root, os.O_RDONLY | _DIRECTORY | _CLOEXEC)]
         try:
-            first = os.open(digest[:2], dir_flags, dir_fd=top)
-            try:
-                second = os.open(digest[2:4], dir_flags, dir_fd=first)
-                try:
-                    return os.open(digest, flags, dir_fd=second)
-                finally:
-                    os.close(second)
-            finally:
-                os.close(first)
+            for name in blob_dirs(digest, self.depth):
+                opened.append(os.open(name, dir_flags, dir_fd=opened[-1]))
+            return os.open(digest, flags, dir_fd=opened[-1])
         finally:
-            os.close(top)
+            for fd in reversed(opened):
+                os.close(fd)
 
     def open(self, digest: str) -> BinaryIO:
         """A reader over a blob that raises ``IntegrityError`` at EOF if it was altered.
@@ -244,19 +285,12 @@ class LocalBlobStore(BlobStore):
         for first in _subdirs(self.root):
             if not _is_hex2(first.name):
                 continue  # tmp/, quarantine/ and anything foreign
+            if self.depth == 1:
+                yield from _blobs_in(first.path, first.name)
+                continue
             for second in _subdirs(Path(first.path)):
-                if not _is_hex2(second.name):
-                    continue
-                with os.scandir(second.path) as entries:
-                    for entry in entries:
-                        name = entry.name
-                        if (
-                            is_content_hash(name)
-                            and name[:2] == first.name
-                            and name[2:4] == second.name
-                            and (entry.is_file(follow_symlinks=False) or entry.is_symlink())
-                        ):
-                            yield name
+                if _is_hex2(second.name):
+                    yield from _blobs_in(second.path, first.name + second.name)
 
     def clean_temp(self, older_than_seconds: float) -> int:
         """Remove temp files left by writers that died; return how many were removed."""
@@ -271,6 +305,19 @@ class LocalBlobStore(BlobStore):
                 except FileNotFoundError:
                     continue
         return removed
+
+
+def _blobs_in(folder: str, prefix: str) -> Iterator[str]:
+    """Blob names in one leaf folder whose hash starts with ``prefix`` (links included)."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            name = entry.name
+            if (
+                is_content_hash(name)
+                and name.startswith(prefix)
+                and (entry.is_file(follow_symlinks=False) or entry.is_symlink())
+            ):
+                yield name
 
 
 def _subdirs(path: Path) -> list[os.DirEntry[str]]:

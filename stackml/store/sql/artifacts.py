@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, delete, or_, select
 
 from stackml.errors import InvalidInput, NotFound
 from stackml.store.entities import Artifact, LineageEdge
@@ -53,6 +53,22 @@ def list_artifacts(conn: Connection, run_id: str, prefix: str | None) -> list[Ar
             )
         )
     return [snapshots.artifact(row) for row in conn.execute(query)]
+
+
+def delete_artifacts(conn: Connection, run_id: str, path: str) -> int:
+    """Delete the record at ``path`` and those under the folder ``path``; returns how many."""
+    result = conn.execute(
+        delete(ARTIFACTS)
+        .where(
+            ARTIFACTS.c.run_id == run_id,
+            or_(
+                ARTIFACTS.c.path == path,
+                ARTIFACTS.c.path.like(_escape_like(path) + "/%", escape="\\"),
+            ),
+        )
+        .returning(ARTIFACTS.c.path)
+    )
+    return len(result.all())
 
 
 def get_artifact(conn: Connection, run_id: str, path: str) -> Artifact:

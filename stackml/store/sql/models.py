@@ -228,5 +228,11 @@ class ApiTokenRow(Base):
 from stackml.store.sql import (  # noqa: E402,F401
     models_compute,
     models_datasets,
+    models_labeling,
+    models_monitoring,
+    models_pipelines,
+    models_registry,
+    models_serving,
     models_training,
+    models_tuning,
 )

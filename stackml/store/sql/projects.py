@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, delete, select
 
 from stackml._internal.timeutil import now_ms
 from stackml.errors import AlreadyExists, NotFound
@@ -119,3 +119,29 @@ def list_experiments(conn: Connection, project: str | None) -> list[Experiment]:
     rows = list(conn.execute(query))
     tags = _tags_of(conn, [row.id for row in rows])
     return [snapshots.experiment(row, tags[row.id]) for row in rows]
+
+
+def set_experiment_tags(
+    conn: Connection, experiment_id: str, tags: Mapping[str, str]
+) -> Experiment:
+    get_experiment(conn, experiment_id)
+    if tags:
+        stmt = dialect_insert(conn, EXPERIMENT_TAGS)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["experiment_id", "key"], set_={"value": stmt.excluded.value}
+        )
+        conn.execute(
+            stmt, [{"experiment_id": experiment_id, "key": k, "value": v} for k, v in tags.items()]
+        )
+    return get_experiment(conn, experiment_id)
+
+
+def delete_experiment_tag(conn: Connection, experiment_id: str, key: str) -> None:
+    get_experiment(conn, experiment_id)
+    result = conn.execute(
+        delete(EXPERIMENT_TAGS)
+        .where(EXPERIMENT_TAGS.c.experiment_id == experiment_id, EXPERIMENT_TAGS.c.key == key)
+        .returning(EXPERIMENT_TAGS.c.key)
+    )
+    if result.first() is None:
+        raise NotFound(f"experiment {experiment_id!r} has no tag {key!r}")

@@ -21,7 +21,14 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from stackml.errors import InvalidInput
 from stackml.store.entities import RunPage
-from stackml.store.filter import Comparison, Node, OrderKey, parse_filter, parse_order_by
+from stackml.store.filter import (
+    NULL_OPS,
+    Comparison,
+    Node,
+    OrderKey,
+    parse_filter,
+    parse_order_by,
+)
 from stackml.store.sql import inputs
 from stackml.store.sql.runs import chunks, load_runs
 from stackml.store.sql.snapshots import LATEST, PARAMS, RUNS, TAGS
@@ -81,6 +88,8 @@ def _is_number(value: Any) -> bool:
 
 def _comparison(node: Comparison, joins: _Joins) -> ColumnElement[bool]:
     value = node.value
+    if node.op in NULL_OPS:
+        return _null_test(node, joins)
     if node.entity == "attribute":
         column = RUNS.c[node.key]
         if node.key == "status":
@@ -106,6 +115,19 @@ def _comparison(node: Comparison, joins: _Joins) -> ColumnElement[bool]:
         .where(table.c.run_id == RUNS.c.id, table.c.key == node.key, condition)
         .exists()
     )
+
+
+def _null_test(node: Comparison, joins: _Joins) -> ColumnElement[bool]:
+    """``IS [NOT] NULL``: an empty attribute column, or no metric/param/tag row for the key."""
+    if node.entity == "attribute":
+        column = RUNS.c[node.key]
+        return column.is_(None) if node.op == "IS NULL" else column.is_not(None)  # type: ignore[no-any-return]
+    table = _TABLES[node.entity].alias(f"{node.entity}_f{joins.filters}")
+    joins.filters += 1
+    present = (
+        select(table.c.run_id).where(table.c.run_id == RUNS.c.id, table.c.key == node.key).exists()
+    )
+    return present if node.op == "IS NOT NULL" else ~present
 
 
 def compile_filter(node: Node, joins: _Joins) -> ColumnElement[bool]:

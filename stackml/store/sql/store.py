@@ -39,7 +39,17 @@ from stackml.store.sql import jobs as job_rows
 from stackml.store.sql.datasets_store import SqlDatasetStore
 from stackml.store.sql.engine import Database
 from stackml.store.sql.jobs_store import SqlJobStore
+from stackml.store.sql.labeling_rows import referenced_blobs as labeling_blobs
+from stackml.store.sql.labeling_store import SqlLabelingStore
+from stackml.store.sql.monitoring_store import SqlMonitoringStore
+from stackml.store.sql.monitoring_store import referenced_blobs as monitoring_blobs
+from stackml.store.sql.pipelines_store import SqlPipelineStore
+from stackml.store.sql.registry import referenced_blobs as registry_blobs
+from stackml.store.sql.registry_store import SqlRegistryStore
+from stackml.store.sql.serving_store import SqlDeploymentStore
+from stackml.store.sql.serving_store import referenced_blobs as serving_blobs
 from stackml.store.sql.training import SqlTrainingStore
+from stackml.store.sql.tuning_store import SqlSweepStore
 
 __all__ = ["SqlMetadataStore"]
 
@@ -59,7 +69,18 @@ def _default_user() -> str:
         return "unknown"
 
 
-class SqlMetadataStore(SqlDatasetStore, SqlJobStore, SqlTrainingStore, MetadataStore):
+class SqlMetadataStore(
+    SqlDatasetStore,
+    SqlJobStore,
+    SqlTrainingStore,
+    SqlPipelineStore,
+    SqlSweepStore,
+    SqlRegistryStore,
+    SqlLabelingStore,
+    SqlDeploymentStore,
+    SqlMonitoringStore,
+    MetadataStore,
+):
     """Metadata in a SQL database; opening it applies pending migrations under a lock.
 
     Args:
@@ -134,6 +155,24 @@ class SqlMetadataStore(SqlDatasetStore, SqlJobStore, SqlTrainingStore, MetadataS
             project = inputs.name(project, "project name")
         return self._db.transact(
             lambda c: projects.list_experiments(c, project), write=False, what="list experiments"
+        )
+
+    def set_experiment_tags(self, experiment_id: str, tags: Mapping[str, str]) -> Experiment:
+        experiment_id = inputs.identifier(experiment_id, "experiment id")
+        checked = inputs.string_map(tags, "tag")
+        return self._db.transact(
+            lambda c: projects.set_experiment_tags(c, experiment_id, checked),
+            write=True,
+            what="set experiment tags",
+        )
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        experiment_id = inputs.identifier(experiment_id, "experiment id")
+        key = inputs.key(key, "tag key")
+        self._db.transact(
+            lambda c: projects.delete_experiment_tag(c, experiment_id, key),
+            write=True,
+            what="delete experiment tag",
         )
 
     # -- runs ---------------------------------------------------------------------------
@@ -341,6 +380,16 @@ class SqlMetadataStore(SqlDatasetStore, SqlJobStore, SqlTrainingStore, MetadataS
             lambda c: artifacts.get_artifact(c, run_id, path), write=False, what="get artifact"
         )
 
+    def delete_artifacts(self, run_id: str, path: str) -> int:
+        run_id = inputs.identifier(run_id)
+        path = inputs.path(path.rstrip("/") if isinstance(path, str) else path)
+
+        def work(conn: Connection) -> int:
+            runs.require_run(conn, run_id)
+            return artifacts.delete_artifacts(conn, run_id, path)
+
+        return self._db.transact(work, write=True, what="delete artifacts")
+
     # -- lineage ------------------------------------------------------------------------
     def add_lineage(self, edge: LineageEdge) -> LineageEdge:
         if not isinstance(edge, LineageEdge):
@@ -424,6 +473,10 @@ class SqlMetadataStore(SqlDatasetStore, SqlJobStore, SqlTrainingStore, MetadataS
                     *artifacts.referenced_blobs(c),
                     *dataset_rows.referenced_blobs(c),
                     *job_rows.referenced_blobs(c),
+                    *registry_blobs(c),
+                    *labeling_blobs(c),
+                    *serving_blobs(c),
+                    *monitoring_blobs(c),
                 }
             ),
             write=False,

@@ -1,0 +1,242 @@
+"""``AdaptiveBatcher``: one model's request queue, grouped into batches under a latency SLO.
+
+Requests wait in a per-model queue. A worker task takes up to ``target`` rows (never more
+than ``max_batch_rows``; a single larger request runs alone), waiting at most ``max_wait_ms``
+after the oldest request arrived, stacks them, runs the model once in a worker thread and
+hands every request its own slice of the outputs.
+
+The target adapts in the manner of Clipper (Crankshaw et al., NSDI 2017): additive increase
+while a batch's model call finishes within the SLO, multiplicative decrease when it does
+not. A full queue sheds load at once with :class:`Overloaded` (the app answers 503 with
+``Retry-After``), so a burst never makes clients hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from stackml.errors import StackmlError
+from stackml.registry.runtime import Predictor
+
+__all__ = ["AdaptiveBatcher", "BatchPolicy", "Overloaded"]
+
+
+class Overloaded(StackmlError):
+    """The model's queue is full; retry after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class BatchPolicy:
+    """How a model's requests are batched.
+
+    Attributes:
+        max_batch_rows: most rows in one model call (rows, not requests).
+        max_wait_ms: longest the oldest queued request waits for a batch to fill.
+        slo_ms: latency objective; a model call longer than it shrinks the target.
+        max_queue_rows: rows allowed to wait; beyond it requests are refused (503).
+        increase_rows: additive step of the target after a batch within the SLO.
+        decrease_factor: multiplicative step after a miss (0..1).
+    """
+
+    max_batch_rows: int = 64
+    max_wait_ms: float = 5.0
+    slo_ms: float = 100.0
+    max_queue_rows: int = 4096
+    increase_rows: int = 2
+    decrease_factor: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.max_batch_rows < 1 or self.max_queue_rows < 1 or self.increase_rows < 1:
+            raise ValueError("batch and queue sizes must be at least 1")
+        if self.max_wait_ms < 0 or self.slo_ms <= 0:
+            raise ValueError("max_wait_ms must be >= 0 and slo_ms > 0")
+        if not 0 < self.decrease_factor < 1:
+            raise ValueError("decrease_factor must be between 0 and 1")
+
+
+@dataclass
+class _Item:
+    inputs: Mapping[str, np.ndarray]
+    rows: int
+    future: asyncio.Future[tuple[dict[str, np.ndarray], Predictor]]
+    enqueued: float = field(default_factory=time.perf_counter)
+
+
+@dataclass
+class BatchStats:
+    """What the batcher did; read by metrics and the live snapshot."""
+
+    batches: int = 0
+    rows: int = 0
+    slo_misses: int = 0
+    shed: int = 0
+
+
+class AdaptiveBatcher:
+    """Per-model queue and batching worker; see the module docstring.
+
+    ``predictor`` may be swapped at any time (:meth:`swap`): the next batch uses the new one,
+    batches already running finish on the old one, so no request is dropped.
+    """
+
+    def __init__(
+        self,
+        predictor: Predictor,
+        policy: BatchPolicy | None = None,
+        *,
+        on_batch: Callable[[int, float], None] | None = None,
+    ) -> None:
+        self.predictor = predictor
+        self.policy = policy or BatchPolicy()
+        self.target = float(min(self.policy.max_batch_rows, max(1, self.policy.increase_rows)))
+        self.stats = BatchStats()
+        self.queued_rows = 0
+        self._queue: deque[_Item] = deque()
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch")
+        self._on_batch = on_batch
+        self._lock = threading.Lock()
+
+    def swap(self, predictor: Predictor) -> None:
+        """Serve later batches with ``predictor``."""
+        with self._lock:
+            self.predictor = predictor
+
+    async def submit(
+        self, inputs: Mapping[str, np.ndarray]
+    ) -> tuple[dict[str, np.ndarray], Predictor]:
+        """Queue one request (already validated); its own outputs and the predictor that
+        computed them (which may be newer than the one current at submission)."""
+        rows = int(next(iter(inputs.values())).shape[0])
+        if self.queued_rows + rows > self.policy.max_queue_rows:
+            self.stats.shed += 1
+            wait = max(0.05, self.queued_rows / max(1.0, self.target) * 0.01)
+            raise Overloaded(
+                f"the model queue is full ({self.queued_rows} rows waiting): retry later",
+                retry_after=wait,
+            )
+        self._ensure_worker()
+        loop = asyncio.get_running_loop()
+        item = _Item(inputs, rows, loop.create_future())
+        self._queue.append(item)
+        self.queued_rows += rows
+        assert self._wake is not None
+        self._wake.set()
+        return await item.future
+
+    def _ensure_worker(self) -> None:
+        if self._task is None or self._task.done():
+            self._wake = asyncio.Event()
+            self._task = asyncio.get_running_loop().create_task(self._work(), name="batcher")
+
+    async def close(self) -> None:
+        """Stop the worker; queued requests fail."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        while self._queue:
+            item = self._queue.popleft()
+            if not item.future.done():
+                item.future.set_exception(Overloaded("the server is shutting down"))
+        self._executor.shutdown(wait=False)
+
+    async def _work(self) -> None:
+        assert self._wake is not None
+        while True:
+            while not self._queue:
+                self._wake.clear()
+                await self._wake.wait()
+            first = self._queue[0]
+            deadline = first.enqueued + self.policy.max_wait_ms / 1000.0
+            while self.queued_rows < self.target:
+                left = deadline - time.perf_counter()
+                if left <= 0:
+                    break
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), left)
+                except TimeoutError:
+                    break
+            batch = self._take()
+            if batch:
+                await self._run(batch)
+
+    def _take(self) -> list[_Item]:
+        """Pop requests up to the target; requests whose caller gave up are skipped."""
+        batch: list[_Item] = []
+        rows = 0
+        limit = max(1, int(self.target))
+        shape = None
+        while self._queue:
+            item = self._queue[0]
+            if item.future.done():  # cancelled by a timeout or a closed connection
+                self._queue.popleft()
+                self.queued_rows -= item.rows
+                continue
+            key = tuple((n, a.shape[1:], a.dtype.str) for n, a in sorted(item.inputs.items()))
+            if batch and (rows + item.rows > limit or key != shape):
+                break
+            shape = key
+            self._queue.popleft()
+            self.queued_rows -= item.rows
+            batch.append(item)
+            rows += item.rows
+        return batch
+
+    async def _run(self, batch: list[_Item]) -> None:
+        names = list(batch[0].inputs)
+        stacked = {
+            n: np.concatenate([item.inputs[n] for item in batch])
+            if len(batch) > 1
+            else batch[0].inputs[n]
+            for n in names
+        }
+        predictor = self.predictor
+        loop = asyncio.get_running_loop()
+        called = time.perf_counter()
+        try:
+            outputs = await loop.run_in_executor(self._executor, predictor.predict, stacked)
+        except Exception as exc:
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_exception(exc)
+            return
+        finished = time.perf_counter()
+        rows = sum(item.rows for item in batch)
+        offset = 0
+        for item in batch:
+            part = {k: v[offset : offset + item.rows] for k, v in outputs.items()}
+            offset += item.rows
+            if not item.future.done():
+                item.future.set_result((part, predictor))
+        oldest_ms = (finished - batch[0].enqueued) * 1000.0
+        self._adapt((finished - called) * 1000.0)
+        self.stats.batches += 1
+        self.stats.rows += rows
+        if self._on_batch is not None:
+            self._on_batch(rows, oldest_ms)
+
+    def _adapt(self, batch_ms: float) -> None:
+        """AIMD on the batch's processing time: queueing is not the batch size's fault
+        (larger batches drain a queue faster), the model call is."""
+        policy = self.policy
+        if batch_ms > policy.slo_ms:
+            self.stats.slo_misses += 1
+            self.target = max(1.0, self.target * policy.decrease_factor)
+        else:
+            self.target = min(float(policy.max_batch_rows), self.target + policy.increase_rows)

@@ -1,0 +1,3 @@
+"""Fixtures of the serving tests: the server fixtures of ``tests/server``."""
+
+from tests.server.conftest import _open_server, client, served  # noqa: F401

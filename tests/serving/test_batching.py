@@ -1,0 +1,138 @@
+"""``AdaptiveBatcher``: each request gets its own rows back from mixed batches, batches stay
+under the row limit, the target adapts (AIMD) to the SLO, and a full queue sheds load."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+
+import numpy as np
+import pytest
+
+from stackml.registry.runtime import Predictor
+from stackml.registry.signature import Signature, TensorSpec
+from stackml.serving import AdaptiveBatcher, BatchPolicy, Overloaded
+
+
+class RowEcho(Predictor):
+    """Returns each row's sum and its index in the batch; sleeps ``cost`` per row."""
+
+    def __init__(self, cost: float = 0.0, version: int = 1) -> None:
+        sig = Signature(
+            inputs=(TensorSpec("x", "float32", (-1, 3)),),
+            outputs=(TensorSpec("sum", "float32", (-1,)),),
+        )
+        super().__init__(sig, name="echo", version=version)
+        self.cost = cost
+        self.batches: list[int] = []
+
+    def predict(self, inputs: np.ndarray | Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        x = inputs["x"] if isinstance(inputs, Mapping) else inputs
+        self.batches.append(len(x))
+        time.sleep(self.cost * len(x))
+        return {"sum": x.sum(axis=1) * self.version}
+
+
+def test_mixed_row_counts_under_concurrency() -> None:
+    model = RowEcho(cost=0.0002)
+    batcher = AdaptiveBatcher(model, BatchPolicy(max_batch_rows=16, max_wait_ms=3, slo_ms=1000))
+    rng = np.random.default_rng(0)
+
+    async def client(i: int) -> bool:
+        ok = True
+        for k in range(10):
+            x = rng.random((1 + (i + k) % 5, 3)).astype(np.float32) + i * 100
+            out, used = await batcher.submit({"x": x})
+            ok &= out["sum"].shape == (len(x),) and np.allclose(out["sum"], x.sum(axis=1))
+            ok &= used is model
+        return ok
+
+    async def main() -> list[bool]:
+        try:
+            return await asyncio.gather(*(client(i) for i in range(40)))
+        finally:
+            await batcher.close()
+
+    assert all(asyncio.run(main()))
+    assert max(model.batches) <= 16 and sum(model.batches) == sum(
+        1 + (i + k) % 5 for i in range(40) for k in range(10)
+    )
+    assert len(model.batches) < 400  # requests were grouped
+    assert batcher.stats.rows == sum(model.batches)
+
+
+def test_a_request_larger_than_the_batch_runs_alone() -> None:
+    model = RowEcho()
+    batcher = AdaptiveBatcher(model, BatchPolicy(max_batch_rows=4, max_wait_ms=1))
+
+    async def main() -> np.ndarray:
+        out, _ = await batcher.submit({"x": np.ones((10, 3), np.float32)})
+        await batcher.close()
+        return out["sum"]
+
+    assert np.allclose(asyncio.run(main()), 3.0) and model.batches == [10]
+
+
+def test_aimd_grows_within_the_slo_and_shrinks_on_misses() -> None:
+    batcher = AdaptiveBatcher(
+        RowEcho(), BatchPolicy(max_batch_rows=32, slo_ms=50, increase_rows=4, decrease_factor=0.5)
+    )
+    start = batcher.target
+    for _ in range(5):
+        batcher._adapt(10.0)  # within the SLO: additive increase
+    assert batcher.target == min(32, start + 20)
+    for _ in range(10):
+        batcher._adapt(10.0)
+    assert batcher.target == 32  # capped at the maximum batch
+    batcher._adapt(80.0)  # a miss: multiplicative decrease
+    assert batcher.target == 16 and batcher.stats.slo_misses == 1
+    for _ in range(10):
+        batcher._adapt(500.0)
+    assert batcher.target == 1.0
+
+
+def test_slow_model_makes_the_target_settle_below_the_maximum() -> None:
+    model = RowEcho(cost=0.004)  # 4 ms per row: 64 rows would take 256 ms
+    batcher = AdaptiveBatcher(model, BatchPolicy(max_batch_rows=64, max_wait_ms=2, slo_ms=60))
+
+    async def client() -> None:
+        for _ in range(15):
+            await batcher.submit({"x": np.ones((1, 3), np.float32)})
+
+    async def main() -> None:
+        await asyncio.gather(*(client() for _ in range(32)))
+        await batcher.close()
+
+    asyncio.run(main())
+    assert batcher.stats.slo_misses > 0
+    assert batcher.target < 64 and max(model.batches) < 64
+
+
+def test_full_queue_sheds_and_swap_changes_the_model() -> None:
+    slow = RowEcho(cost=0.05)
+    batcher = AdaptiveBatcher(slow, BatchPolicy(max_batch_rows=1, max_queue_rows=3, max_wait_ms=0))
+
+    async def main() -> list[object]:
+        results = await asyncio.gather(
+            *(batcher.submit({"x": np.ones((1, 3), np.float32)}) for _ in range(8)),
+            return_exceptions=True,
+        )
+        batcher.swap(RowEcho(version=2))
+        out, used = await batcher.submit({"x": np.ones((1, 3), np.float32)})
+        await batcher.close()
+        return [*results, (out, used)]
+
+    results = asyncio.run(main())
+    shed = [r for r in results[:-1] if isinstance(r, Overloaded)]
+    assert shed and all(r.retry_after > 0 for r in shed)
+    assert len(shed) + sum(isinstance(r, tuple) for r in results[:-1]) == 8
+    out, used = results[-1]  # type: ignore[misc]
+    assert used.version == 2 and np.allclose(out["sum"], 6.0)
+
+
+def test_policy_refuses_nonsense() -> None:
+    with pytest.raises(ValueError):
+        BatchPolicy(max_batch_rows=0)
+    with pytest.raises(ValueError):
+        BatchPolicy(decrease_factor=1.5)
