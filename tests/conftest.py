@@ -85,3 +85,35 @@ def fresh_postgres_url(postgres_server_url: str) -> Iterator[str]:
             "host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True
         ) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[None]:
+    """One real local Ray head (loopback only) shared by every test that needs Ray.
+
+    Ray is started once per test process: a second ``ray.init`` in the same process looks for
+    the token it generated under ``~/.ray``, and each test has its own ``HOME``.
+    """
+    ray = pytest.importorskip("ray")
+    import shutil
+    import tempfile
+
+    # A short folder: Ray puts unix sockets under it, and their paths are length-limited.
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")
+    repo = str(Path(__file__).resolve().parents[1])
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        object_store_memory=80 * 1024 * 1024,
+        _temp_dir=temp,
+        _node_ip_address="127.0.0.1",
+        log_to_driver=False,
+        configure_logging=False,
+        # Ray's workers import the test package's functions by name.
+        runtime_env={"env_vars": {"PYTHONPATH": repo}},
+    )
+    try:
+        yield
+    finally:
+        ray.shutdown()
+        shutil.rmtree(temp, ignore_errors=True)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,28 +16,6 @@ from tests.compute.conftest import TEST_ENV, pid_alive, read_pid, wait_until
 ray = pytest.importorskip("ray")
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[None]:
-    # A short folder: Ray puts unix sockets under it, and their paths are length-limited.
-    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        object_store_memory=80 * 1024 * 1024,
-        _temp_dir=temp,
-        _node_ip_address="127.0.0.1",
-        log_to_driver=False,
-        configure_logging=False,
-        # Ray's workers import the test package's functions by name.
-        runtime_env={"env_vars": {"PYTHONPATH": TEST_ENV["PYTHONPATH"]}},
-    )
-    try:
-        yield
-    finally:
-        ray.shutdown()
-        shutil.rmtree(temp, ignore_errors=True)
 
 
 @pytest.fixture

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -167,34 +165,11 @@ def test_sweep_run_starts_agents_through_the_compute_layer(
 
 
 @pytest.mark.slow
-def test_sweep_run_on_ray(uri: str) -> None:
-    ray = pytest.importorskip("ray")
-    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths are limited
-    for attempt in range(2):  # a head node started right after another one may time out once
-        try:
-            ray.init(
-                num_cpus=2,
-                include_dashboard=False,
-                object_store_memory=80 * 1024 * 1024,
-                _temp_dir=temp,
-                _node_ip_address="127.0.0.1",
-                log_to_driver=False,
-                configure_logging=False,
-                runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}},
-            )
-            break
-        except RuntimeError:
-            ray.shutdown()
-            if attempt:
-                raise
-    try:
-        spec = definition("on-ray", method="random", target="tests.tuning.objectives:quick")
-        spec["budget"] = {"trials": 4, "parallelism": 2}
-        sweep = create_sweep(spec, tracking_uri=uri)
-        result = launch_sweep(sweep.id, executor="ray", tracking_uri=uri)
-        assert [j.state.value for j in result.jobs] == ["succeeded", "succeeded"]
-        assert all(j.executor == "ray" for j in result.jobs)
-        assert [t.state for t in trials(sweep.id, tracking_uri=uri)] == ["complete"] * 4
-    finally:
-        ray.shutdown()
-        shutil.rmtree(temp, ignore_errors=True)
+def test_sweep_run_on_ray(uri: str, ray_cluster: None) -> None:
+    spec = definition("on-ray", method="random", target="tests.tuning.objectives:quick")
+    spec["budget"] = {"trials": 4, "parallelism": 2}
+    sweep = create_sweep(spec, tracking_uri=uri)
+    result = launch_sweep(sweep.id, executor="ray", tracking_uri=uri)
+    assert [j.state.value for j in result.jobs] == ["succeeded", "succeeded"]
+    assert all(j.executor == "ray" for j in result.jobs)
+    assert [t.state for t in trials(sweep.id, tracking_uri=uri)] == ["complete"] * 4
