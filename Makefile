@@ -6,6 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 TORCH_VERSION := 2.13.0
 PYTEST_ARGS ?=
+# Test processes: most tests wait on servers, subprocesses and the database, so two workers
+# finish the suite in well under half the time of one, even on two cores.
+TEST_WORKERS ?= 2
 
 .PHONY: quickstart test lint format bench clean help
 
@@ -37,7 +40,7 @@ quickstart: $(VENV)/.installed  ## Set up and run the end-to-end demo, then keep
 	$(BIN)/stackml quickstart
 
 test: $(VENV)/.installed-dev  ## Set up and run the whole test suite
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev  ## ruff (lint + format check), layering check
 	$(BIN)/ruff check stackml tests benchmarks

@@ -30,6 +30,9 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     monkeypatch.chdir(work)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    # Rich wraps at the terminal's width; a fixed width keeps CLI output the same whether the
+    # tests run in a terminal, in CI or in a pytest-xdist worker.
+    monkeypatch.setenv("COLUMNS", "200")
     yield work
 
 

@@ -135,8 +135,17 @@ def export(
     method: str = typer.Option("majority", "--consensus", help="majority or weighted."),
     reviewed_only: bool = typer.Option(False, "--reviewed-only", help="Accepted labels only."),
     message: str = typer.Option("", "--message", "-m"),
+    retrain: bool = typer.Option(
+        True,
+        "--retrain/--no-retrain",
+        help="Start the retraining pipeline of every monitor that routes into this project.",
+    ),
 ) -> None:
-    """Export labels as a NEW dataset version (default) or as files (--out)."""
+    """Export labels as a NEW dataset version (default) or as files (--out).
+
+    A new version triggers the retraining pipeline of each monitor whose routed items go to
+    this project (see the monitor's ``retrain`` setting), unless --no-retrain.
+    """
     import stackml.labeling as sl
 
     with opened_store(ctx) as store:
@@ -161,7 +170,17 @@ def export(
             message=message,
             store=store,
         )
-    stdout_console().print(f"exported to dataset version [bold]{version.label}[/] ({version.ref})")
+        console = stdout_console()
+        console.print(f"exported to dataset version [bold]{version.label}[/] ({version.ref})")
+        if retrain:
+            from stackml.monitoring.retrain import retrain_on_export
+
+            for monitor, result in retrain_on_export(store, name, version).items():
+                status = getattr(result, "status", "started")
+                console.print(
+                    f"monitor [bold]{monitor}[/]: retraining pipeline run "
+                    f"{getattr(result, 'run_id', '?')} {status}"
+                )
 
 
 @label_app.command("status")

@@ -50,7 +50,12 @@ from stackml.monitoring.reference import (
     NumericReference,
     Reference,
 )
-from stackml.monitoring.retrain import trigger_retraining
+from stackml.monitoring.retrain import (
+    monitors_for_project,
+    pending_retraining,
+    retrain_on_export,
+    trigger_retraining,
+)
 from stackml.monitoring.service import (
     RunSummary,
     add_labels,
@@ -101,9 +106,12 @@ __all__ = [
     "load_reference",
     "make_notifier",
     "make_test",
+    "monitors_for_project",
+    "pending_retraining",
     "performance_history",
     "record_turn",
     "register_test",
+    "retrain_on_export",
     "route",
     "run_monitor",
     "select_candidates",

@@ -1,4 +1,9 @@
-"""Run monitors on their schedule in a background thread (used by ``stackml server``)."""
+"""Run monitors on their schedule in a background thread (used by ``stackml server``).
+
+Each tick also starts the retraining of label exports that no retraining has claimed yet
+(:func:`stackml.monitoring.retrain.pending_retraining`), in a one-thread pool so a long
+training run never holds up the monitors.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 from stackml.errors import StackmlError
 from stackml.monitoring.spec import MonitorSpec
@@ -47,6 +53,9 @@ class MonitorScheduler:
         self.clock = clock
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="stackml-monitors", daemon=True)
+        self._retrain_pool = ThreadPoolExecutor(1, thread_name_prefix="stackml-retrain")
+        #: Retraining runs started by this scheduler, as ``(monitor, dataset version, future)``.
+        self.retrains: list[tuple[str, str, Future[Any]]] = []
         self.runs = 0
 
     def start(self) -> MonitorScheduler:
@@ -57,7 +66,9 @@ class MonitorScheduler:
     def stop(self) -> None:
         """Stop and wait for the thread."""
         self._stop.set()
-        self._thread.join(timeout=30)
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+        self._retrain_pool.shutdown(wait=False, cancel_futures=True)
 
     def tick(self) -> list[str]:
         """Run every due monitor once; returns their names."""
@@ -73,8 +84,32 @@ class MonitorScheduler:
                 ran.append(name)
             except StackmlError as exc:
                 logger.warning("monitor %s failed: %s", name, exc)
+        self._start_retraining(store)
         self.runs += 1
         return ran
+
+    def _start_retraining(self, store: Store) -> None:
+        from stackml.monitoring.retrain import CLAIM_ROLE, pending_retraining, trigger_retraining
+        from stackml.store.entities import LineageEdge
+
+        for monitor, version in pending_retraining(store):
+            # Claimed here, before the pool picks it up, so the next tick does not start it again.
+            store.metadata.add_lineage(
+                LineageEdge("dataset_version", version.ref, "monitor", monitor, CLAIM_ROLE)
+            )
+            logger.info("monitor %s: %s triggers retraining", monitor, version.label)
+            future = self._retrain_pool.submit(
+                self._retrain, trigger_retraining, store, monitor, version
+            )
+            self.retrains.append((monitor, version.label, future))
+
+    @staticmethod
+    def _retrain(trigger: Callable[..., Any], store: Store, monitor: str, version: Any) -> Any:
+        try:
+            return trigger(store, monitor, version)
+        except Exception:
+            logger.exception("retraining for monitor %s on %s failed", monitor, version.label)
+            raise
 
     def _loop(self) -> None:
         while not self._stop.wait(self.poll_s):

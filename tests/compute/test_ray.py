@@ -15,7 +15,8 @@ from tests.compute.conftest import TEST_ENV, pid_alive, read_pid, wait_until
 
 ray = pytest.importorskip("ray")
 
-pytestmark = pytest.mark.slow
+# One Ray head per test process: under pytest-xdist every Ray test goes to the same worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
 
 
 @pytest.fixture

@@ -165,6 +165,7 @@ def test_sweep_run_starts_agents_through_the_compute_layer(
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("ray")  # shares the Ray head of tests/compute/test_ray.py
 def test_sweep_run_on_ray(uri: str, ray_cluster: None) -> None:
     spec = definition("on-ray", method="random", target="tests.tuning.objectives:quick")
     spec["budget"] = {"trials": 4, "parallelism": 2}

@@ -1,7 +1,7 @@
 """Stage ``flywheel``: retrain on the new labeled dataset version and report the turn.
 
 The labeled version the ``labeling`` stage exported triggers the monitor's retraining
-pipeline (``digits-retrain``, run through :func:`stackml.monitoring.trigger_retraining`, so
+pipeline (``digits-retrain``, run through :func:`stackml.monitoring.retrain_on_export`, so
 the lineage dataset version -> pipeline run is recorded). Its steps fine-tune the production
 CNN on the training split plus the labeled production digits, then score the old and the new
 model on the clean test split and on the shifted holdout (never routed, never labeled). The
@@ -174,8 +174,14 @@ class FlywheelStage(Stage):
         spec = dict(store.metadata.get_monitor(monitor).spec)
         spec["retrain"] = {"pipeline": PIPELINE, "params": {"base": base, "seed": ctx.seed}}
         store.metadata.update_monitor(monitor, spec=spec)
+        project = monitoring.details.get("label_project", "") if monitoring else ""
         ctx.note(f"{version.label} triggers the retraining pipeline {PIPELINE}")
-        result = mon.trigger_retraining(store, monitor, version).raise_for_status()
+        # The same call ``stackml label export`` makes: every monitor routing into the
+        # exported project retrains on the new version.
+        started = mon.retrain_on_export(store, project, version) if project else {}
+        if monitor not in started:
+            raise InvalidInput(f"monitor {monitor!r} does not route into label project {project!r}")
+        result = started[monitor].raise_for_status()
         scores = result.output("evaluate")
         gate = self._register(ctx, result, base, scores)
         routed = len(store.metadata.list_routed(monitor))
