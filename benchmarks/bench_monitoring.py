@@ -7,8 +7,8 @@ The same reference (1M rows) and current (1M rows) go through:
   deviation, threshold 0.1, Evidently's default test for columns over 1,000 rows) and
   Kolmogorov-Smirnov, with the Benjamini-Hochberg correction, vectorised over the sketches.
 * **Evidently** ``DataDriftPreset`` on the same data as pandas frames (it picks normed
-  Wasserstein at 0.1 for these columns), when Evidently can be imported (it needs
-  ``pandas<3``; run this script with a venv that has it).
+  Wasserstein at 0.1 for these columns), from the ``bench`` extra (which keeps pandas below 3:
+  Evidently 0.7 does not import with pandas 3).
 * **SciPy loops** - ``scipy.stats.ks_2samp`` and ``wasserstein_distance`` column by column on
   the raw arrays, to show where the time goes.
 

@@ -22,6 +22,8 @@ from prometheus_client import (
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stackml.server.auth import authenticated
+from stackml.server.deps import get_metadata
+from stackml.store.base import MetadataStore
 
 _UNMATCHED = "<unmatched>"
 
@@ -94,7 +96,11 @@ router = APIRouter(tags=["observability"], dependencies=[Depends(authenticated)]
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
 )
-def prometheus_metrics(request: Request) -> Response:
-    """Prometheus text exposition of the server's metrics."""
+def prometheus_metrics(request: Request, store: MetadataStore = Depends(get_metadata)) -> Response:
+    """Prometheus text exposition of the server's metrics and of every monitor's latest
+    drift scores (``stackml_monitor_*`` gauges; one scrape covers both)."""
+    from stackml.monitoring.prometheus import drift_registry
+
     metrics: ServerMetrics = request.app.state.metrics
-    return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+    body = metrics.exposition() + generate_latest(drift_registry(store))
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

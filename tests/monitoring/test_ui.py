@@ -127,6 +127,10 @@ def test_pages_render_drift_alerts_performance_and_flywheel(server: LiveServer) 
         assert client.get("/monitoring/missing").status_code == 404
         metrics = client.get("/api/v1/monitoring/metrics").text
         assert 'stackml_monitor_drift_share{monitor="wine-prod"}' in metrics
+        # The server's own /metrics carries the same gauges beside its request metrics.
+        scraped = client.get("/metrics").text
+        assert 'stackml_monitor_drift_share{monitor="wine-prod"}' in scraped
+        assert "stackml_http_requests_total" in scraped
 
 
 @pytest.mark.slow
