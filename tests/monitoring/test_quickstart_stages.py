@@ -50,8 +50,9 @@ def test_monitoring_labeling_flywheel_loop(tmp_path: Path) -> None:
     assert 0.0 <= flywheel.metrics["new_shifted"] <= 1.0
     turns = store.metadata.list_monitor_results("digits-prod", kind="flywheel")
     assert turns[-1].payload["labeled"] == 60 and turns[-1].payload["routed"] == 60
-    _, _, vid = labeling.details["dataset_version"].partition("@")
-    edges = store.metadata.list_lineage("dataset_version", vid, direction="downstream")
+    edges = store.metadata.list_lineage(
+        "dataset_version", labeling.details["dataset_version"], direction="downstream"
+    )
     assert any(e.target_type == "pipeline_run" and e.role == "trigger" for e in edges)
     holdout = np.load(labeling.details["holdout"])
     assert len(holdout["y"]) == 180  # the other half of the shifted digits, never routed
