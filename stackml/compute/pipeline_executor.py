@@ -10,7 +10,12 @@ step and nothing of it is cached.
 When no worker has claimed a step's job after :attr:`ComputeStepExecutor.inline_after_s`,
 this process drains the queue itself (a laptop or a test needs no separate worker).
 
-Importing this module registers the executor under the name ``compute``.
+The ``ray`` executor (:class:`RayStepExecutor`) runs the same jobs as Ray tasks through
+:class:`~stackml.compute.ray_executor.RayExecutor`, reserving the step's ``cpus``/``gpus``/
+``memory`` on the cluster: the Ray this process is connected to, else the one ``RAY_ADDRESS``
+names, else a local Ray it starts. Every Ray node must reach the store.
+
+Importing this module registers the executors under the names ``compute`` and ``ray``.
 """
 
 from __future__ import annotations
@@ -27,21 +32,21 @@ from stackml.errors import NotFound
 from stackml.pipelines.execution import StepOutcome, StepTask
 from stackml.pipelines.executors import Executor, register_executor, worker_env
 from stackml.pipelines.worker import RESULT_ARTIFACT
-from stackml.store.jobs_base import Job, JobState
+from stackml.store.jobs_base import Job, JobSpec, JobState
 
 if TYPE_CHECKING:
     from stackml.pipelines.definition import Step
     from stackml.store import Store
 
-__all__ = ["ComputeStepExecutor"]
+__all__ = ["ComputeStepExecutor", "RayStepExecutor"]
 
 
 class ComputeStepExecutor(Executor):
     """Steps as compute jobs (see the module docstring)."""
 
     name = "compute"
-    #: Seconds a job may wait unclaimed before this process runs it itself.
-    inline_after_s = 2.0
+    #: Seconds a job may wait unclaimed before this process runs it itself (``None``: never).
+    inline_after_s: float | None = 2.0
     poll_s = 0.1
 
     def __init__(self, store: Store, max_parallel: int = 4) -> None:
@@ -69,9 +74,12 @@ class ComputeStepExecutor(Executor):
             env={"PYTHONPATH": env["PYTHONPATH"]},
             timeout=task.timeout,
         )
-        job = LocalExecutor(self.store).submit(spec)
+        job = self._start(spec)
         job = self._wait(job)
         return self._outcome(task, job)
+
+    def _start(self, spec: JobSpec) -> Job:
+        return LocalExecutor(self.store).submit(spec)
 
     def _wait(self, job: Job) -> Job:
         queued_since = time.monotonic()
@@ -80,7 +88,8 @@ class ComputeStepExecutor(Executor):
             if job.state.is_terminal:
                 return job
             if (
-                job.state is JobState.QUEUED
+                self.inline_after_s is not None
+                and job.state is JobState.QUEUED
                 and time.monotonic() - queued_since > self.inline_after_s
             ):
                 LocalExecutor(self.store).run_worker(max_jobs=1)
@@ -110,4 +119,25 @@ class ComputeStepExecutor(Executor):
         self._pool.shutdown(wait=True)
 
 
+class RayStepExecutor(ComputeStepExecutor):
+    """Steps as compute jobs run by Ray tasks (see the module docstring)."""
+
+    name = "ray"
+    inline_after_s = None  # Ray schedules the job; this process never runs it itself
+
+    def __init__(self, store: Store, max_parallel: int = 4) -> None:
+        from stackml.compute.ray_executor import RayExecutor
+
+        super().__init__(store, max_parallel)
+        self._ray = RayExecutor(store)
+
+    def _start(self, spec: JobSpec) -> Job:
+        return self._ray.submit(spec)
+
+    def close(self) -> None:
+        super().close()
+        self._ray.join(timeout=30)
+
+
 register_executor(ComputeStepExecutor.name, ComputeStepExecutor)
+register_executor(RayStepExecutor.name, RayStepExecutor)

@@ -20,6 +20,7 @@ Outside a pipeline a step is a plain function call; inside one it records a node
 from __future__ import annotations
 
 import contextvars
+import functools
 import inspect
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -59,10 +60,11 @@ class StepOptions:
         cache: reuse outputs when the cache key is unchanged; ``False`` for
             non-deterministic steps.
         retries: extra attempts after a failure (not after a timeout kill).
-        timeout: seconds before the step is killed (local and compute executors).
-        executor: ``"inprocess"``, ``"local"``, ``"compute"`` or a registered name; ``None``
-            uses the pipeline run's executor.
-        resources: e.g. ``{"cpus": 2, "gpus": 1, "memory": "4G"}`` (compute executor).
+        timeout: seconds before the step is killed (``local``, ``compute`` and ``ray`` kill
+            its processes; ``inprocess`` marks it killed and abandons its thread).
+        executor: ``"inprocess"``, ``"local"``, ``"compute"``, ``"ray"`` or a registered
+            name; ``None`` uses the pipeline run's executor.
+        resources: e.g. ``{"cpus": 2, "gpus": 1, "memory": "4G"}`` (``compute`` and ``ray``).
         deps: declared external dependencies hashed into the cache key: paths (content),
             callables (their answer) or version strings.
         pickle: allow the pickle materializer for outputs nothing else can store.
@@ -147,7 +149,7 @@ class Step:
         """``module:qualname`` of the function (what a worker process imports)."""
         return f"{self.fn.__module__}:{self.fn.__qualname__}"
 
-    @property
+    @functools.cached_property
     def source_file(self) -> str:
         return inspect.getsourcefile(self.fn) or ""
 

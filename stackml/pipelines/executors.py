@@ -2,14 +2,18 @@
 
 Built in:
 
-* ``inprocess`` (:class:`InProcessExecutor`): a thread pool in this process; easiest to
-  debug (breakpoints work), cannot enforce timeouts or survive a crash of the step.
+* ``inprocess`` (:class:`InProcessExecutor`): this process; easiest to debug (breakpoints
+  work). A step that runs alone runs in the runner's own thread, branches run in a thread
+  pool. A step's timeout fails it as ``killed`` when it passes, but a thread cannot be
+  stopped: the step's thread is abandoned and runs on, and nothing it writes is recorded.
+  It cannot survive a crash of the step.
 * ``local`` (:class:`SubprocessExecutor`): each step in its own ``python -m
   stackml.pipelines.worker`` process group; a timeout or a kill ends the whole group.
 
 Other executors register themselves with :func:`register_executor`; ``compute`` (jobs on
-``stackml worker`` processes or Ray) lives in :mod:`stackml.compute.pipeline_executor`, a
-layer above this one, and is imported on first use.
+``stackml worker`` processes) and ``ray`` (jobs as Ray tasks) live in
+:mod:`stackml.compute.pipeline_executor`, a layer above this one, and are imported on first
+use.
 
 Contract: :meth:`Executor.submit` answers a future at once; the future's result is a
 :class:`~stackml.pipelines.execution.StepOutcome` and it never raises for the step's own
@@ -27,6 +31,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -50,7 +55,10 @@ __all__ = [
 ExecutorFactory = Callable[["Store", int], "Executor"]
 _FACTORIES: dict[str, ExecutorFactory] = {}
 #: Executors that live in higher layers, imported the first time they are asked for.
-_PROVIDERS = {"compute": "stackml.compute.pipeline_executor"}
+_PROVIDERS = {
+    "compute": "stackml.compute.pipeline_executor",
+    "ray": "stackml.compute.pipeline_executor",
+}
 _LOG_LIMIT = 1 << 20
 
 
@@ -67,12 +75,23 @@ class Executor(abc.ABC):
     def submit(self, task: StepTask, step: Step) -> Future[StepOutcome]:
         """Start ``task`` (or queue it) and answer a future of its outcome."""
 
+    def submit_alone(self, task: StepTask, step: Step) -> Future[StepOutcome]:
+        """Like :meth:`submit`, for a step that runs while no other step of the run is
+        running or ready, so the caller has nothing else to do; an executor may run it in
+        the caller's thread. The default is :meth:`submit`."""
+        return self.submit(task, step)
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release threads or processes. The default does nothing."""
 
 
 class InProcessExecutor(Executor):
-    """Steps run in threads of this process (independent branches in parallel)."""
+    """Steps run in this process (independent branches in parallel threads).
+
+    A step with a ``timeout`` runs in a thread of its own; when the timeout passes the step
+    is ``killed`` and that thread is abandoned (Python cannot stop a thread): it runs on in
+    the background, and nothing it returns or stores afterwards is recorded or cached.
+    """
 
     name = "inprocess"
 
@@ -81,10 +100,51 @@ class InProcessExecutor(Executor):
         self._pool = ThreadPoolExecutor(self.max_parallel, thread_name_prefix="stackml-step")
 
     def submit(self, task: StepTask, step: Step) -> Future[StepOutcome]:
+        if task.timeout is not None:
+            return self._pool.submit(run_with_timeout, task, self.store, step.fn)
         return self._pool.submit(execute_step, task, self.store, step.fn)
+
+    def submit_alone(self, task: StepTask, step: Step) -> Future[StepOutcome]:
+        if task.timeout is not None:
+            return self.submit(task, step)
+        # Nothing else can run meanwhile: calling the step here saves two thread handoffs.
+        # A KeyboardInterrupt reaches the runner, which marks the step killed.
+        future: Future[StepOutcome] = Future()
+        future.set_result(execute_step(task, self.store, step.fn))
+        return future
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+
+
+def run_with_timeout(task: StepTask, store: Store, fn: Callable[..., object]) -> StepOutcome:
+    """Run the step in a daemon thread and wait at most ``task.timeout`` seconds for it.
+
+    On a timeout the outcome is ``killed`` at once; the thread cannot be stopped and is
+    left to finish in the background, its result discarded.
+    """
+    outcome: list[StepOutcome] = []
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            outcome.append(execute_step(task, store, fn))
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=target, name=f"stackml-step-{task.step}", daemon=True)
+    worker.start()
+    finished = done.wait(task.timeout)
+    if outcome:
+        return outcome[0]
+    if finished:  # execute_step raised what it does not catch (e.g. KeyboardInterrupt)
+        return StepOutcome("failed", (), "", "the step's thread ended without an outcome")
+    message = (
+        f"timed out after {task.timeout:g} s; the in-process executor cannot stop a thread, "
+        "so the step was abandoned (it may run on in the background; nothing it writes is "
+        "recorded)"
+    )
+    return StepOutcome("killed", (), message + "\n", message)
 
 
 def module_root(task: StepTask) -> str | None:

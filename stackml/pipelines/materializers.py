@@ -321,5 +321,6 @@ def materializer_for(value: object, *, allow_pickle: bool = False) -> Materializ
 def scratch_dir() -> Path:
     """A folder for file-tree inputs, shared by the steps of this machine."""
     root = Path(tempfile.gettempdir()) / "stackml-pipeline-files"
-    root.mkdir(parents=True, exist_ok=True)
+    if not root.is_dir():  # a stat per step, not a failing mkdir
+        root.mkdir(parents=True, exist_ok=True)
     return root

@@ -6,11 +6,16 @@ from the cache does no work, so it gets no new run: its record points at the run
 produced the outputs. Outputs are the child run's artifacts (``outputs/<name>``), its
 captured output is ``logs/step.log``, and lineage edges join the runs to the content of
 the artifacts (``pipeline_artifact``) and the dataset versions they read.
+
+Step records are buffered and written by :meth:`Recorder.flush` in one transaction
+(``write_pipeline_records``): the child runs of steps about to execute, with their tags and
+input edges, together with everything about the steps finished since the last flush.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +27,7 @@ from stackml.store.pipelines_base import (
     FinishedRun,
     PipelineRunInfo,
     PipelineWrites,
+    StartedRun,
     StepRunInfo,
 )
 
@@ -84,6 +90,7 @@ class Recorder:
         self._artifacts: list[Artifact] = []
         self._lineage: list[LineageEdge] = []
         self._finished: list[FinishedRun] = []
+        self._started: list[StartedRun] = []
 
     def flush(self, steps: list[StepRunInfo]) -> None:
         """Write ``steps`` and every buffered record in one transaction."""
@@ -93,6 +100,7 @@ class Recorder:
             tuple(self._artifacts),
             tuple(self._lineage),
             tuple(self._finished),
+            tuple(self._started),
         )
         if writes:
             self._meta.write_pipeline_records(writes)
@@ -100,6 +108,7 @@ class Recorder:
         self._artifacts.clear()
         self._lineage.clear()
         self._finished.clear()
+        self._started.clear()
 
     @property
     def _meta(self) -> Any:
@@ -144,13 +153,13 @@ class Recorder:
             "stackml.cache": "miss",
             "stackml.cache_key": key,
         }
-        run = self._meta.create_run(
-            self.pipeline.project,
-            name=f"{self.pipeline.name}.{step}",
-            parent_id=self.run_id,
-            tags=tags,
-        )
+        # The child run is created by the next :meth:`flush`, in the transaction that marks
+        # the step running (the runner flushes before it hands the step to an executor).
         stamp = now_ms()
+        run_id = uuid.uuid4().hex
+        self._started.append(
+            StartedRun(run_id, self.run_id, f"{self.pipeline.name}.{step}", stamp, tags)
+        )
         for arg, ref in inputs.items():
             if ref["materializer"] == "dataset":
                 meta = ref.get("meta") or {}
@@ -158,9 +167,9 @@ class Recorder:
             else:
                 source = (ARTIFACT_ENTITY, ref["hash"])
             self._lineage.append(
-                LineageEdge(*source, "run", run.id, "input", stamp, {"argument": arg})
+                LineageEdge(*source, "run", run_id, "input", stamp, {"argument": arg})
             )
-        return str(run.id)
+        return run_id
 
     def finish_step_run(self, task: StepTask, outcome: StepOutcome) -> str | None:
         """Store the step's log and outputs on its run, close the run; answer the log hash."""
@@ -177,6 +186,11 @@ class Recorder:
         status = _RUN_STATUS.get(outcome.status, RunStatus.FAILED)
         self._finished.append(FinishedRun(task.run_id, status.value, now_ms()))
         return log_hash
+
+    def close_run(self, run_id: str, status: str) -> None:
+        """Close a step's tracked run (``completed``, ``failed`` or ``killed``) with the
+        next :meth:`flush`."""
+        self._finished.append(FinishedRun(run_id, status, now_ms()))
 
     def _log_output(self, run_id: str, out: Mapping[str, Any], stamp: int) -> None:
         digest = out["hash"]

@@ -144,20 +144,31 @@ class PipelineRunner:
         """Run the steps in ``targets`` whose inputs are ready, until none is left."""
         running: dict[Future[StepOutcome], tuple[str, StepTask, int]] = {}
         dirty: list[str] = []
+        # Steps of ``targets`` not started yet, in order; it shrinks as the walk goes on.
+        waiting = [n for n in self.order if n in targets]
         try:
             while True:
-                self._skip_blocked(targets, dirty)
+                waiting = [n for n in waiting if self.records[n].status == "pending"]
+                self._skip_blocked(waiting, dirty)
                 ready = [
                     n
-                    for n in self.order
-                    if n in targets
-                    and self.records[n].status == "pending"
+                    for n in waiting
+                    if self.records[n].status == "pending"
                     and all(self.records[u].status in _DONE for u in self.upstream[n])
                 ]
                 if ready:
+                    tasks = self._reuse_or_prepare(ready, dirty)
+                    if tasks:
+                        # One write creates the steps' child runs, marks them running and
+                        # records the steps finished since the last one, before any
+                        # executor sees a step (a worker writes to its step's run).
+                        self._flush(dirty)
+                    # A lone step (nothing reused, so nothing else can become ready) may run
+                    # in this thread.
+                    alone = len(ready) == len(tasks) == 1 and not running
+                    for name, task in tasks:
+                        running[self._submit(name, task, alone=alone)] = (name, task, 1)
                     # Reused steps finish at once and may make more steps ready: look again.
-                    for name, task in self._reuse_or_prepare(ready, dirty):
-                        running[self._submit(name, task)] = (name, task, 1)
                     continue
                 if dirty:
                     self._flush(dirty)
@@ -169,7 +180,8 @@ class PipelineRunner:
                     outcome = future.result()
                     node = self.graph.nodes[name]
                     if outcome.status == "failed" and attempt <= node.step.options.retries:
-                        retry = self._submit(name, task)
+                        alone = len(finished) == 1 and not running
+                        retry = self._submit(name, task, alone=alone)
                         running[retry] = (name, task, attempt + 1)
                         continue
                     self._complete(name, task, outcome, attempt)
@@ -181,10 +193,12 @@ class PipelineRunner:
             if dirty:
                 self._flush(dirty)
 
-    def _skip_blocked(self, targets: set[str], dirty: list[str]) -> None:
-        for name in self.order:
+    def _skip_blocked(self, waiting: list[str], dirty: list[str]) -> None:
+        """Mark ``skipped`` the waiting steps below a step that did not succeed (``waiting``
+        is in DAG order, so a skip reaches the steps below it in the same pass)."""
+        for name in waiting:
             record = self.records[name]
-            if name not in targets or record.status != "pending":
+            if record.status != "pending":
                 continue
             bad = [
                 u
@@ -307,13 +321,15 @@ class PipelineRunner:
             artifact_uri=location.blob_url,
         )
 
-    def _submit(self, name: str, task: StepTask) -> Future[StepOutcome]:
+    def _submit(self, name: str, task: StepTask, *, alone: bool) -> Future[StepOutcome]:
         node = self.graph.nodes[name]
         executor_name = self.executor_of(node)
         executor = self._executors.get(executor_name)
         if executor is None:
             executor = create_executor(executor_name, self.store, self.max_parallel)
             self._executors[executor_name] = executor
+        if alone:
+            return executor.submit_alone(task, node.step)
         return executor.submit(task, node.step)
 
     def _complete(self, name: str, task: StepTask, outcome: StepOutcome, attempts: int) -> None:
@@ -338,8 +354,11 @@ class PipelineRunner:
         """Mark steps left over and the run itself; answer the result."""
         left = [n for n, r in self.records.items() if r.status in {"pending", "running"}]
         for name in left:
+            record = self.records[name]
             status = "killed" if interrupted else "skipped"
-            self.records[name] = replace(self.records[name], status=status, ended_at=now_ms())
+            if record.status == "running" and record.run_id:
+                self.recorder.close_run(record.run_id, "killed")  # its tracked run too
+            self.records[name] = replace(record, status=status, ended_at=now_ms())
         # Everything else was saved as it finished (walk flushes on its way out).
         self.recorder.flush([self.records[n] for n in left])
         states = {r.status for r in self.records.values()}

@@ -34,6 +34,7 @@ __all__ = [
     "PipelineStore",
     "PipelineWrites",
     "Schedule",
+    "StartedRun",
     "StepRunInfo",
 ]
 
@@ -155,6 +156,20 @@ class DatasetTrigger:
 
 
 @dataclass(frozen=True)
+class StartedRun:
+    """A tracked child run to create, status ``running``, in the project, experiment and
+    user of its parent: the run of a step about to execute. ``run_id`` is chosen by the
+    caller (32 hex digits), so the step can be handed its run before the write returns;
+    writing the same record again changes nothing."""
+
+    run_id: str
+    parent_id: str
+    name: str
+    start_time: int
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class FinishedRun:
     """A tracked run to close: its final status (``completed``, ``failed``, ``killed``)."""
 
@@ -165,19 +180,26 @@ class FinishedRun:
 
 @dataclass(frozen=True)
 class PipelineWrites:
-    """What a pipeline runner records about finished steps, written in one transaction:
-    step runs, cache entries, the step runs' artifacts and lineage edges, and the tracked
-    runs it closes. Writing them together keeps the per-step cost of tracking low."""
+    """What a pipeline runner records about its steps, written in one transaction: the
+    tracked runs it starts, step runs, cache entries, the step runs' artifacts and lineage
+    edges, and the tracked runs it closes. Writing them together keeps the per-step cost of
+    tracking low: one write per batch of steps started and finished."""
 
     steps: tuple[StepRunInfo, ...] = ()
     cache: tuple[CacheEntry, ...] = ()
     artifacts: tuple[Artifact, ...] = ()
     lineage: tuple[LineageEdge, ...] = ()
     finished_runs: tuple[FinishedRun, ...] = ()
+    started_runs: tuple[StartedRun, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(
-            self.steps or self.cache or self.artifacts or self.lineage or self.finished_runs
+            self.steps
+            or self.cache
+            or self.artifacts
+            or self.lineage
+            or self.finished_runs
+            or self.started_runs
         )
 
 
@@ -232,9 +254,11 @@ class PipelineStore(abc.ABC):
 
     @abc.abstractmethod
     def write_pipeline_records(self, writes: PipelineWrites) -> None:
-        """Apply every write of ``writes`` in one transaction (all or nothing).
+        """Apply every write of ``writes`` in one transaction (all or nothing). Started runs
+        are created first, so the other records of the same write may refer to them.
 
-        Raises ``NotFound`` for an unknown pipeline run or tracked run, ``InvalidInput`` for
+        Raises ``NotFound`` for an unknown pipeline run or tracked run (a started run's
+        parent included), ``InvalidInput`` for
         malformed records (the checks of the single-record methods apply).
         """
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -100,3 +101,32 @@ def sleepy(values: np.ndarray) -> int:
 @stackml.pipeline(project="pipetest", executor="local")
 def too_slow(n: int = 3):
     sleepy(make_numbers(n))
+
+
+#: Lets the step that the in-process executor abandoned on its timeout finish (tests set it).
+RELEASE = threading.Event()
+
+
+@stackml.step(timeout=0.5)
+def stuck(values: np.ndarray) -> int:
+    mark("stuck")
+    RELEASE.wait(30)
+    return int(values.sum())
+
+
+@stackml.pipeline(project="pipetest")
+def hangs(n: int = 3):
+    stuck(make_numbers(n))
+
+
+@stackml.step
+def interrupted(values: np.ndarray) -> int:
+    mark("interrupted")
+    if os.environ.get("STACKML_TEST_INTERRUPT"):
+        raise KeyboardInterrupt  # as if Ctrl-C reached the step
+    return int(values.sum())
+
+
+@stackml.pipeline(project="pipetest")
+def ctrl_c(n: int = 3):
+    interrupted(make_numbers(n))

@@ -199,3 +199,73 @@ class PipelineWritesContract:
         with pytest.raises(NotFound):
             store.write_pipeline_records(missing)
         assert store.get_cache_entries([other]) == {}
+
+    def test_write_starts_child_runs(self, store: MetadataStore) -> None:
+        from stackml.store.entities import Artifact, LineageEdge, RunStatus
+        from stackml.store.pipelines_base import FinishedRun, PipelineWrites, StartedRun
+
+        _pipeline(store)
+        parent = store.create_run("proj", name="etl", user="ada")
+        store.create_pipeline_run(PipelineRunInfo(parent.id, "etl"))
+        child_id = "1f" * 16
+        tags = {"stackml.step": "load", "stackml.cache": "miss"}
+        started = StartedRun(child_id, parent.id, "etl.load", 7, tags)
+        edge = LineageEdge("pipeline_artifact", BLOB, "run", child_id, "input", 7, {})
+        step = StepRunInfo(parent.id, "load", "running", child_id, KEY)
+        # The child run is created first, so the same write can give it edges and a step.
+        store.write_pipeline_records(
+            PipelineWrites(steps=(step,), lineage=(edge,), started_runs=(started,))
+        )
+        child = store.get_run(child_id)
+        assert child.parent_id == parent.id and child.status is RunStatus.RUNNING
+        assert (child.project, child.experiment_id, child.user) == (
+            parent.project,
+            parent.experiment_id,
+            "ada",
+        )
+        assert child.name == "etl.load" and child.start_time == 7
+        assert child.tags["stackml.step"] == "load" and child.tags["stackml.cache"] == "miss"
+        assert [r.id for r in store.search_runs(project="proj").runs].count(child_id) == 1
+        assert store.list_step_runs(parent.id)[0].run_id == child_id
+        assert store.list_lineage("run", child_id, direction="upstream")[0].source_id == BLOB
+        # Writing the same start again (a retried request) changes nothing; closing works.
+        art = Artifact(child_id, "logs/step.log", BLOB, 3, "text/plain", 8)
+        store.write_pipeline_records(
+            PipelineWrites(
+                artifacts=(art,),
+                finished_runs=(FinishedRun(child_id, "completed", 9),),
+                started_runs=(started,),
+            )
+        )
+        closed = store.get_run(child_id)
+        assert closed.status is RunStatus.COMPLETED and closed.end_time == 9
+        # An unknown parent fails the whole write.
+        orphan = StartedRun("2e" * 16, "0" * 32, "etl.fit", 7)
+        with pytest.raises(NotFound):
+            store.write_pipeline_records(
+                PipelineWrites(cache=(CacheEntry("ef" * 32, "etl", "fit"),), started_runs=(orphan,))
+            )
+        assert store.get_cache_entries(["ef" * 32]) == {}
+        with pytest.raises(NotFound):
+            store.get_run("2e" * 16)
+        with pytest.raises(InvalidInput):
+            store.write_pipeline_records(
+                PipelineWrites(started_runs=(StartedRun(child_id, parent.id, "", 7),))
+            )
+
+    def test_write_with_repeated_cache_key_keeps_the_last(self, store: MetadataStore) -> None:
+        from stackml.store.pipelines_base import PipelineWrites
+
+        _pipeline(store)
+        first = {"name": "output", "materializer": "json", "hash": BLOB, "meta": {}}
+        second = {**first, "hash": "ef" * 32}
+        store.write_pipeline_records(
+            PipelineWrites(
+                cache=(
+                    CacheEntry(KEY, "etl", "load", (first,)),
+                    CacheEntry(KEY, "etl", "load_2", (second,)),
+                )
+            )
+        )
+        entry = store.get_cache_entries([KEY])[KEY]
+        assert entry.step == "load_2" and entry.outputs == (second,)

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, select
+from sqlalchemy import Connection, Table, bindparam, func, select
 
 from stackml._internal.timeutil import now_ms
 from stackml.errors import InvalidInput, NotFound
@@ -175,29 +175,65 @@ def cache_row(entry: CacheEntry) -> dict[str, Any]:
     }
 
 
-def put_cache(conn: Connection, row: dict[str, Any]) -> None:
-    stmt = dialect_insert(conn, CACHE).values(**row)
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[CACHE.c.key], set_={k: v for k, v in row.items() if k != "key"}
-        )
-    )
+_UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Any] = {}
+
+
+def upsert(conn: Connection, table: Table, index: Sequence[str], update: Sequence[str]) -> Any:
+    """An ``INSERT ... ON CONFLICT (index) DO UPDATE SET update = excluded`` (``DO NOTHING``
+    when ``update`` is empty) for executemany. Built once per dialect and shape: building
+    ``excluded`` costs more than running the statement on a small batch."""
+    key = (conn.dialect.name, table.name, tuple(index), tuple(update))
+    stmt = _UPSERTS.get(key)
+    if stmt is None:
+        stmt = dialect_insert(conn, table)
+        if update:
+            stmt = stmt.on_conflict_do_update(
+                index_elements=list(index), set_={c: stmt.excluded[c] for c in update}
+            )
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=list(index))
+        _UPSERTS[key] = stmt
+    return stmt
+
+
+def put_cache(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Create or replace cache entries (rows of :func:`cache_row`), one statement; of rows
+    with the same key (two steps with equal keys finishing together) the last one wins."""
+    if rows:
+        columns = [c for c in rows[0] if c != "key"]
+        unique = list({r["key"]: r for r in rows}.values())
+        conn.execute(upsert(conn, CACHE, ["key"], columns), unique)
+
+
+_PIPELINE_RUN_IDS = select(RUNS.c.id).where(RUNS.c.id.in_(bindparam("ids", expanding=True)))
+_SAVED_STEPS = select(STEPS.c.pipeline_run_id, STEPS.c.step).where(
+    STEPS.c.pipeline_run_id.in_(bindparam("runs", expanding=True)),
+    STEPS.c.step.in_(bindparam("steps", expanding=True)),
+)
+_LAST_SEQ = select(func.max(STEPS.c.seq)).where(
+    STEPS.c.pipeline_run_id.in_(bindparam("runs", expanding=True))
+)
+_STEP_UPDATES: dict[tuple[str, ...], Any] = {}
 
 
 def save_steps(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    run_ids = {r["pipeline_run_id"] for r in rows}
-    known = set(conn.execute(select(RUNS.c.id).where(RUNS.c.id.in_(run_ids))).scalars())
-    if missing := run_ids - known:
-        raise NotFound(f"no pipeline run {sorted(missing)[0]}")
-    seqs: dict[tuple[str, str], int] = {
-        (r.pipeline_run_id, r.step): r.seq
-        for r in conn.execute(
-            select(STEPS.c.pipeline_run_id, STEPS.c.step, STEPS.c.seq).where(
-                STEPS.c.pipeline_run_id.in_(run_ids)
-            )
-        )
-    }
-    next_seq = max(seqs.values(), default=-1) + 1
+    run_ids = sorted({r["pipeline_run_id"] for r in rows})
+    # Only the rows being saved are looked up (a run's later writes touch few of its steps).
+    steps = sorted({r["step"] for r in rows})
+    seqs: set[tuple[str, str]] = set()
+    for chunk in _chunks(steps):
+        found = conn.execute(_SAVED_STEPS, {"runs": run_ids, "steps": list(chunk)})
+        seqs.update((r.pipeline_run_id, r.step) for r in found)
+    # A saved step row proves its pipeline run exists (those rows are never deleted).
+    unproven = sorted(set(run_ids) - {run for run, _ in seqs})
+    if unproven:
+        known = set(conn.execute(_PIPELINE_RUN_IDS, {"ids": unproven}).scalars())
+        if missing := set(unproven) - known:
+            raise NotFound(f"no pipeline run {sorted(missing)[0]}")
+    next_seq = 0
+    if any((r["pipeline_run_id"], r["step"]) not in seqs for r in rows):
+        last = conn.execute(_LAST_SEQ, {"runs": run_ids}).scalar()
+        next_seq = 0 if last is None else int(last) + 1
     fresh, changed = [], []
     for row in rows:
         key = (row["pipeline_run_id"], row["step"])
@@ -205,20 +241,26 @@ def save_steps(conn: Connection, rows: list[dict[str, Any]]) -> None:
             values = {f"v_{c}": v for c, v in row.items()}
             changed.append({**values, "k_run": key[0], "k_step": key[1]})
         else:
-            seqs[key] = next_seq
+            seqs.add(key)
             fresh.append({**row, "seq": next_seq})
             next_seq += 1
     if changed:
         # One executemany for every existing row, not a statement each.
-        columns = [c for c in rows[0] if c not in {"pipeline_run_id", "step"}]
-        conn.execute(
-            STEPS.update()
-            .where(
-                STEPS.c.pipeline_run_id == bindparam("k_run"),
-                STEPS.c.step == bindparam("k_step"),
+        columns = tuple(c for c in rows[0] if c not in {"pipeline_run_id", "step"})
+        stmt = _STEP_UPDATES.get(columns)
+        if stmt is None:
+            stmt = _STEP_UPDATES[columns] = (
+                STEPS.update()
+                .where(
+                    STEPS.c.pipeline_run_id == bindparam("k_run"),
+                    STEPS.c.step == bindparam("k_step"),
+                )
+                .values({c: bindparam(f"v_{c}") for c in columns})
             )
-            .values({c: bindparam(f"v_{c}") for c in columns}),
-            changed,
-        )
+        conn.execute(stmt, changed)
     if fresh:
         conn.execute(STEPS.insert(), fresh)
+
+
+def _chunks(values: Sequence[str], size: int = 500) -> list[Sequence[str]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]

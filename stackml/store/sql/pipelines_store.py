@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 
 from stackml._internal.timeutil import now_ms
 from stackml.errors import AlreadyExists, InvalidInput, NotFound
@@ -57,6 +57,8 @@ if TYPE_CHECKING:
     from stackml.store.sql.engine import Database
 
 __all__ = ["SqlPipelineStore", "check_cron"]
+
+_CACHE_LOOKUP = select(CACHE).where(CACHE.c.key.in_(bindparam("keys", expanding=True)))
 
 
 class SqlPipelineStore(PipelineStore):
@@ -196,11 +198,10 @@ class SqlPipelineStore(PipelineStore):
         cache = [cache_row(e) for e in writes.cache]
 
         def work(conn: Connection) -> None:
+            apply_writes(conn, checked)  # first: it creates the runs the others refer to
             if steps:
                 save_steps(conn, steps)
-            for row in cache:
-                put_cache(conn, row)
-            apply_writes(conn, checked)
+            put_cache(conn, cache)
 
         if writes:
             self._db.transact(work, write=True, what="record pipeline steps")
@@ -243,7 +244,7 @@ class SqlPipelineStore(PipelineStore):
             found: dict[str, CacheEntry] = {}
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
-                for r in conn.execute(select(CACHE).where(CACHE.c.key.in_(chunk))):
+                for r in conn.execute(_CACHE_LOOKUP, {"keys": chunk}):
                     found[r.key] = CacheEntry(
                         r.key,
                         r.pipeline,
@@ -258,7 +259,7 @@ class SqlPipelineStore(PipelineStore):
 
     def put_cache_entry(self, entry: CacheEntry) -> CacheEntry:
         row = cache_row(entry)
-        self._db.transact(lambda c: put_cache(c, row), write=True, what="write step cache")
+        self._db.transact(lambda c: put_cache(c, [row]), write=True, what="write step cache")
         return replace(entry, outputs=tuple(row["outputs"]), created_at=row["created_at"])
 
     def delete_cache_entries(self, pipeline: str, step: str | None = None) -> int:
