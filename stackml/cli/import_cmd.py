@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.progress import TaskID
 
 from stackml.cli._console import stdout_console
 from stackml.cli._store import opened_store
@@ -54,7 +55,7 @@ def import_mlflow_command(
             transient=False,
         ) as progress,
     ):
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def show(step: ImportProgress) -> None:
             task = tasks.get(step.experiment)

@@ -42,7 +42,7 @@ def create(
     task_type: str = typer.Option(
         ...,
         "--type",
-        help="image_classification, image_multilabel, bboxes, polygons, keypoints, "
+        help="image_classification, image_multilabel, bboxes, polygons, keypoints, masks, "
         "text_classification or text_spans.",
     ),
     classes: str | None = typer.Option(None, "--classes", help="Comma-separated class names."),

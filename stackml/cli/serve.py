@@ -6,7 +6,9 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -140,14 +142,16 @@ def serve(
         )
     store = None
     resolver = None
+    loader: Callable[[str], Any]
     if model_dir is not None:
         from stackml.serving.package import load_packaged
 
         folder = model_dir
 
-        def loader(ref: str) -> object:
+        def packaged(ref: str) -> Any:
             return load_packaged(folder, trust=trust)
 
+        loader = packaged
     else:
         from stackml.store import open_store
 
@@ -157,7 +161,7 @@ def serve(
     store_for_logs = None if no_log and not auth else store
     server = ServingServer(
         specs,
-        loader,  # type: ignore[arg-type]
+        loader,
         options=options,
         resolver=resolver,
         store=store_for_logs,

@@ -132,7 +132,7 @@ def select_candidates(
                 offer(ids[row], "drifted_slice", 1.0 + min(ratio, 100.0) / 100.0, row)
     if routing.confidence_below is not None and "confidence" in table.column_names:
         conf = table.column("confidence").cast(pa.float64()).to_numpy(zero_copy_only=False)
-        for row in np.flatnonzero(np.nan_to_num(conf, nan=1.0) < routing.confidence_below):
+        for row in np.flatnonzero(np.nan_to_num(conf, nan=1.0) < routing.confidence_below).tolist():
             if variants[row] != "shadow":
                 offer(
                     ids[row], "low_confidence", (1.0 - conf[row]) + float(window_drifted), int(row)

@@ -118,12 +118,12 @@ def safe_extract(archive: str | Path, dest: str | Path) -> list[Path]:
         written: list[Path] = []
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zf:
-                for info in zf.infolist():
-                    written += _write(staging, info.filename, info.is_dir(), zf.open, info)
+                for zinfo in zf.infolist():
+                    written += _write(staging, zinfo.filename, zinfo.is_dir(), zf.open, zinfo)
         else:
             with tarfile.open(archive) as tf:
-                for info in tf.getmembers():
-                    written += _write(staging, info.name, info.isdir(), tf.extractfile, info)
+                for tinfo in tf.getmembers():
+                    written += _write(staging, tinfo.name, tinfo.isdir(), tf.extractfile, tinfo)
         if len(written) != sum(1 for _, is_dir in members if not is_dir):  # pragma: no cover
             raise UnsafeArchive(f"{archive.name} changed while it was being extracted")
         os.replace(staging, dest)

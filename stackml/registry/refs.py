@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from stackml._internal.names import InvalidName, validate_name, validate_relative_path
 from stackml.errors import InvalidInput
@@ -79,7 +79,7 @@ def version_ref(name: str, version: int) -> str:
 
 
 def _metadata(store: Store | MetadataStore) -> MetadataStore:
-    return getattr(store, "metadata", store)  # type: ignore[return-value]
+    return cast("MetadataStore", getattr(store, "metadata", store))
 
 
 def resolve(ref: str | ModelRef, store: Store | MetadataStore) -> tuple[str, int]:

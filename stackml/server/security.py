@@ -66,7 +66,7 @@ def allowed_host_names(
     if exposed and not named:
         return frozenset({"*"})
     names = set(LOOPBACK_HOSTS) | named
-    if exposed and bind_host not in {"0.0.0.0", "::"}:
+    if exposed and bind_host is not None and bind_host not in {"0.0.0.0", "::"}:
         names.add(bind_host.lower())
         if ":" in bind_host:
             names.add(f"[{bind_host.lower()}]")

@@ -44,6 +44,7 @@ from stackml.serving.schemas import (
     Live,
     ModelMetadata,
     PredictBody,
+    Prediction,
     PredictOut,
     Ready,
     ServerMetadata,
@@ -292,14 +293,14 @@ def create_serving_app(runtime: ServingRuntime, *, load_in_background: bool = Tr
         labels = classify(variant, answer.outputs)
         classes = list(variant.predictor.signature.classes)
         predictions = [
-            {
-                "label": item["label"],
-                "confidence": item["confidence"],
-                "probabilities": {
+            Prediction(
+                label=item["label"],
+                confidence=item["confidence"],
+                probabilities={
                     (classes[i] if i < len(classes) else str(i)): p
                     for i, p in enumerate(item["probabilities"])
                 },
-            }
+            )
             for item in labels
         ]
         return PredictOut(

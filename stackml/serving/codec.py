@@ -180,7 +180,7 @@ def encode_infer_response(
     extra: Mapping[str, Any] | None = None,
 ) -> tuple[bytes, int | None]:
     """The response body and, when binary outputs follow, the JSON header's length."""
-    wanted = [o.get("name") for o in request.get("outputs") or [] if isinstance(o, Mapping)]
+    wanted = [str(o.get("name")) for o in request.get("outputs") or [] if isinstance(o, Mapping)]
     unknown = [w for w in wanted if w not in outputs]
     if unknown:
         raise InvalidInput(f"unknown outputs requested: {unknown}; the model has {list(outputs)}")

@@ -97,3 +97,31 @@ def test_version_sources_outside_the_run_are_refused(
     assert answer.status_code in {400, 404}
     assert answer.json()["error_code"] in {"INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST"}
     assert served.store.metadata.list_model_versions("guarded") == []
+
+
+def test_a_gated_alias_moves_only_through_its_gates(served: MlflowServed, tmp_path: Path) -> None:
+    import stackml.registry as reg
+    from stackml.store import open_store
+
+    mlflow.set_experiment("gated")
+    run_id = _logged_model_run(tmp_path)
+    mlflow.register_model(f"runs:/{run_id}/model", "gated-clf")
+    store = open_store(served.url)
+    client = MlflowClient()
+    try:
+        reg.set_gates("gated-clf", ["metric:acc>=0.99"], store=store)
+        with pytest.raises(MlflowException) as refused:
+            client.set_registered_model_alias("gated-clf", "production", "1")
+        assert refused.value.error_code == "INVALID_PARAMETER_VALUE"
+        assert "acc" in refused.value.message
+        assert store.metadata.model_alias_history("gated-clf", "production") == []
+        # Ungated aliases move freely, as before.
+        client.set_registered_model_alias("gated-clf", "staging", "1")
+
+        reg.set_gates("gated-clf", ["metric:acc>=0.9"], store=store)
+        client.set_registered_model_alias("gated-clf", "production", "1")
+        (move,) = store.metadata.model_alias_history("gated-clf", "production")
+        assert move.version == 1 and move.action == "promote"
+        assert move.gates["metric:acc>=0.9"]["passed"] is True
+    finally:
+        store.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from stackml.checks.context import DAY_MS, CheckContext, Finding
 from stackml.checks.evidence import automated
 
@@ -20,7 +22,7 @@ def schema_and_validation(ctx: CheckContext) -> Finding:
             continue
         if dv.table_hash is None:
             continue  # a file tree: its schema is the image statistics
-        report = ctx.optional(lambda dv=dv: sd.validate(dv.ref, store=ctx.store), None)
+        report = ctx.optional(functools.partial(sd.validate, dv.ref, store=ctx.store), None)
         if report is None or not report.ok:
             problems.append(f"{dv.label} does not pass validation")
     if problems:

@@ -16,7 +16,7 @@ _REGRESSION_KEYS = ("train_time_s", "latency_ms", "latency_p99_ms", "peak_rss_mb
 
 
 def _monitors(ctx: CheckContext) -> list[Any]:
-    found = []
+    found: list[Any] = []
     for dep in deployments_of(ctx):
         found += ctx.call("list_monitors", dep.name) or []
     return found

@@ -36,7 +36,7 @@ max_model_age_days: 30
 _REGIONS = {"top-left": (0, 0), "top-right": (0, 4), "bottom-left": (4, 0), "bottom-right": (4, 4)}
 
 
-def _labels(predictor: object, x: np.ndarray) -> np.ndarray:
+def _labels(predictor: Any, x: np.ndarray) -> np.ndarray:
     from stackml.registry.compare import predicted_labels
 
     return np.asarray(predicted_labels(predictor, x))

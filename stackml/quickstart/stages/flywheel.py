@@ -46,7 +46,8 @@ def _base_model(base: str, mean: float, std: float) -> Any:
         import stackml.registry as reg
         from stackml.pipelines import current_store
 
-        module = reg.load(base, store=current_store()).module
+        predictor: Any = reg.load(base, store=current_store())
+        module = predictor.module
         # A registered torch model runs inside an output wrapper; train the network itself.
         return copy.deepcopy(getattr(module, "model", module))
     from stackml.quickstart.stages.registry import digits_classifier
@@ -228,7 +229,7 @@ class FlywheelStage(Stage):
         store = ctx.store
         try:
             run_id = result.steps["finetune"].run_id
-            old = reg.load(base, store=store)
+            old: Any = reg.load(base, store=store)
             model = copy.deepcopy(getattr(old.module, "model", old.module))
             model.load_state_dict(result.output("finetune"))
             run = ActiveRun(store, api.writer_for(store), store.metadata.get_run(run_id))

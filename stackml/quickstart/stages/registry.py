@@ -58,6 +58,9 @@ def digits_classifier(mean: float, std: float, width: int = 32, dropout: float =
     from stackml.quickstart.stages.sweep import sweep_cnn
 
     class Standardize(nn.Module):
+        mean: torch.Tensor
+        std: torch.Tensor
+
         def __init__(self) -> None:
             super().__init__()
             self.register_buffer("mean", torch.tensor(float(mean)))
@@ -155,7 +158,7 @@ class RegistryStage(Stage):
         run_id, origin = source.run_id, source.stage
         model = _trained_model(ctx, source, mean, std)
         kwargs = {"mean": mean, "std": std, **source.kwargs}
-        factory = {"factory": f"{__name__}:digits_classifier", "kwargs": kwargs}
+        factory: dict[str, Any] = {"factory": f"{__name__}:digits_classifier", "kwargs": kwargs}
         example = x_test[:8]
         training = ActiveRun(store, api.writer_for(store), store.metadata.get_run(run_id))
         if "test_accuracy" not in training.info.metrics:  # a sweep trial reports val only

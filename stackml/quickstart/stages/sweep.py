@@ -154,13 +154,14 @@ class SweepStage(Stage):
         params = ", ".join(
             f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in best.params.items()
         )
+        best_val = float(best.values[0]) if best.values else float("nan")
         return StageResult(
             headline=(
                 f"{len(result.trials)} trials ({pruned} pruned by ASHA); best val accuracy "
-                f"{best.values[0]:.3f} ({params}); most important: {top}"
+                f"{best_val:.3f} ({params}); most important: {top}"
             ),
             metrics={
-                "best_val_accuracy": float(best.values[0]),
+                "best_val_accuracy": best_val,
                 "best_test_accuracy": test_accuracy,
                 "trials": float(len(result.trials)),
                 "pruned": float(pruned),

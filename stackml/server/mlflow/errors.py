@@ -21,7 +21,8 @@ anything else                           ``INTERNAL_ERROR``             500
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -89,7 +90,7 @@ def mlflow_error_response(code: str, message: str, status: int) -> JSONResponse:
 class MlflowRoute(APIRoute):
     """A route whose errors answer in MLflow's format instead of stackml's."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def answer(request: Request) -> Response:

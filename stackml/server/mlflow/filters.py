@@ -14,6 +14,7 @@ Python (:class:`ExperimentFilter`).
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -216,7 +217,7 @@ class ExperimentFilter:
             descending = len(words) == 2 and words[1].upper() == "DESC"
             if len(words) == 2 and words[1].upper() not in {"ASC", "DESC"}:
                 raise MlflowError(f"Invalid order_by clause {clause!r}.")
-            ordered.sort(key=lambda r, f=field: r[f], reverse=descending)
+            ordered.sort(key=operator.itemgetter(field), reverse=descending)
         return ordered
 
 

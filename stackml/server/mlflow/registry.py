@@ -22,7 +22,7 @@ from fastapi import Depends, Request
 from stackml.errors import NotFound
 from stackml.registry.refs import parse_source
 from stackml.server.auth import current_user
-from stackml.server.deps import get_metadata
+from stackml.server.deps import get_metadata, get_store
 from stackml.server.mlflow.common import (
     DELETED,
     LIFECYCLE_TAG,
@@ -206,13 +206,28 @@ def set_alias(
     body: Body = Depends(mlflow_body),
     store: MetadataStore = Depends(get_metadata),
 ) -> dict[str, Any]:
-    """``registered-models/alias`` (POST): point an alias at a version."""
+    """``registered-models/alias`` (POST): point an alias at a version.
+
+    An alias the model guards with gates (``production`` usually) moves only through them, as
+    with ``stackml models promote``: a failing gate answers ``INVALID_PARAMETER_VALUE`` with
+    each gate's reasons, and nothing moves.
+    """
     model = _model(store, text(body, "name"))
     version = _version_number(body)
+    alias = text(body, "alias")
     store.get_model_version(model.name, version)
-    store.set_model_alias(
-        model.name, text(body, "alias"), version, action="set", author=_author(request)
-    )
+    if model.gates.get(alias):
+        from stackml.registry.promotion import promote
+
+        promote(
+            f"{model.name}@{version}",
+            alias=alias,
+            reason="set through the MLflow API",
+            author=_author(request),
+            store=get_store(request),
+        )
+        return {}
+    store.set_model_alias(model.name, alias, version, action="set", author=_author(request))
     return {}
 
 
@@ -254,6 +269,12 @@ def create_model_version(
     artifacts = store.list_artifacts(run_id, path)
     if not artifacts:
         raise MlflowError(f"Invalid model version source {source!r}: the run has no files there.")
+    # The run's latest metrics become the version's snapshot, which metric gates read.
+    snapshot = {
+        key: summary.latest
+        for key, summary in store.get_run(run_id).metrics.items()
+        if summary.latest is not None
+    }
     version = store.create_model_version(
         ModelVersionDraft(
             model=model.name,
@@ -262,6 +283,7 @@ def create_model_version(
             format=FORMAT,
             files=[ModelFile(a.path, a.blob_hash, a.size) for a in artifacts],
             signature=_SIGNATURE,
+            metrics=snapshot,
             meta={SOURCE_KEY: source},
             description=text(body, "description", required=False) or "",
             tags=dict(key_values(body, "tags")),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
@@ -60,7 +62,10 @@ async def log_metrics(
 
 
 def _write(store: MetadataStore, run_id: str, body: MetricBatch) -> None:
-    columns = MetricColumns.from_flat(body.keys, body.steps, body.timestamps, body.values)
+    # "NaN" / "Infinity" / "-Infinity" stay strings here; the store packs the values into a
+    # float64 array, which parses them.
+    values = cast("list[float]", body.values)
+    columns = MetricColumns.from_flat(body.keys, body.steps, body.timestamps, values)
     store.log_metric_columns(run_id, columns)
 
 

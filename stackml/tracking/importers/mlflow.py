@@ -316,17 +316,17 @@ def import_mlflow(
     report = ImportReport()
     importer = _Importer(client, store, report)
     for experiment in sources:
-        runs = list(
-            _pages(
-                lambda token, e=experiment: client.search_runs(
-                    [e.experiment_id],
-                    run_view_type=ViewType.ALL,
-                    max_results=_PAGE,
-                    order_by=["attributes.start_time ASC"],
-                    page_token=token,
-                )
+
+        def runs_page(token: str | None, experiment_id: str = experiment.experiment_id) -> Any:
+            return client.search_runs(
+                [experiment_id],
+                run_view_type=ViewType.ALL,
+                max_results=_PAGE,
+                order_by=["attributes.start_time ASC"],
+                page_token=token,
             )
-        )
+
+        runs = list(_pages(runs_page))
         target = importer.experiment(experiment)
         known = importer.imported_runs(target)
         for done, run in enumerate(runs, start=1):
