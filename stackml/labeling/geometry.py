@@ -1,7 +1,8 @@
-"""Overlap of shapes: IoU of boxes and polygons, and matching two annotators' shapes.
+"""Overlap of shapes: IoU of boxes, polygons and masks, and matching two annotators' shapes.
 
 Polygon IoU is measured on a raster (Pillow draws both polygons on a common grid), which is
-exact to a pixel at the image's resolution and needs no geometry library.
+exact to a pixel at the image's resolution and needs no geometry library. Mask IoU compares
+the two run-length encodings pixel by pixel (:func:`stackml.labeling.masks.mask_iou`).
 """
 
 from __future__ import annotations
@@ -50,17 +51,25 @@ def polygon_iou(
 
 
 def shape_iou(kind: str, a: Mapping[str, Any], b: Mapping[str, Any]) -> float:
-    """IoU of two shapes of a task type (``bboxes`` or ``polygons``); 0 across classes."""
+    """IoU of two shapes of a task type (``bboxes``, ``polygons`` or ``masks``); 0 across
+    classes."""
     if a.get("class") != b.get("class"):
         return 0.0
     if kind == "bboxes":
         return box_iou(a, b)
+    if kind == "masks":
+        from stackml.labeling.masks import mask_iou
+
+        return mask_iou(a["rle"], b["rle"])
     return polygon_iou(a["points"], b["points"])
+
+
+SHAPE_KEYS = {"bboxes": "boxes", "polygons": "polygons", "masks": "masks"}
 
 
 def shapes_of(kind: str, value: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """The shapes of an annotation value."""
-    return list(value.get("boxes" if kind == "bboxes" else "polygons", []))
+    return list(value.get(SHAPE_KEYS.get(kind, "polygons"), []))
 
 
 def match(

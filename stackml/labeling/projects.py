@@ -107,8 +107,10 @@ def image_data(store: Store, image: bytes | str | Path, **extra: Any) -> dict[st
 
     ``image`` is the bytes, a file path, or the hash of a blob already stored.
     """
+    digest: str | None = None
     if isinstance(image, str) and _HASH.fullmatch(image) and store.blobs.exists(image):
-        data = store.blobs.get_bytes(image)
+        data = store.blobs.get_bytes(image)  # verified against its hash on read
+        digest = image  # already stored: hashing it again to store it would change nothing
     elif isinstance(image, (str, Path)):
         data = Path(image).read_bytes()
     elif isinstance(image, (bytes, bytearray)):
@@ -116,7 +118,8 @@ def image_data(store: Store, image: bytes | str | Path, **extra: Any) -> dict[st
     else:
         raise InvalidInput("an image is bytes, a file path or a blob hash")
     info = decode_image(data)
-    digest = store.blobs.put_bytes(data)
+    if digest is None:
+        digest = store.blobs.put_bytes(data)
     return {
         **extra,
         "image": digest,

@@ -22,7 +22,7 @@ from stackml.labeling import geometry
 from stackml.store.labeling_entities import Annotation, LabelConfig, LabelTask
 
 CLASS_TYPES = frozenset({"image_classification", "text_classification"})
-SHAPE_TYPES = frozenset({"bboxes", "polygons"})
+SHAPE_TYPES = frozenset({"bboxes", "polygons", "masks"})
 LIVE = frozenset({"submitted", "audit", "accepted"})
 
 
@@ -105,8 +105,8 @@ def agreement(config: LabelConfig, annotations: Iterable[Annotation]) -> Agreeme
     """Inter-annotator agreement of a project.
 
     Classes: Cohen's kappa per pair of annotators (on the items both labeled) and Fleiss'
-    kappa over the items with the most common number of ratings. Boxes and polygons: mean
-    IoU-based agreement per pair (see :func:`geometry.shape_agreement`). Other types: the
+    kappa over the items with the most common number of ratings. Boxes, polygons and masks:
+    mean IoU-based agreement per pair (see :func:`geometry.shape_agreement`). Other types: the
     share of exact matches per pair.
     """
     kind = config.task_type
@@ -182,8 +182,8 @@ def consensus_value(
     Majority vote (``weights=None``) or votes weighted by annotator score (e.g. gold scores).
     Classes: the heaviest class. Multi-label: classes with more than half the weight. Boxes:
     boxes clustered across annotators at IoU >= 0.5, kept when their cluster carries more than
-    half the weight, coordinates averaged by weight. Polygons, keypoints and spans: the answer
-    that agrees most with the others (the weighted medoid).
+    half the weight, coordinates averaged by weight. Polygons, masks, keypoints and spans: the
+    answer that agrees most with the others (the weighted medoid).
     """
     items = [a for a in annotations if a.status in LIVE]
     if not items:

@@ -18,19 +18,20 @@ from typing import Any
 
 from stackml.errors import InvalidInput
 
-#: Every kind of label a project can ask for. ``polygons`` are also how segmentation masks
-#: are drawn (exported as COCO polygon segmentations).
+#: Every kind of label a project can ask for. Segmentation comes as ``polygons`` (exported as
+#: COCO polygon segmentations) or as pixel ``masks`` (COCO run-length encodings).
 TASK_TYPES: tuple[str, ...] = (
     "image_classification",
     "image_multilabel",
     "bboxes",
     "polygons",
     "keypoints",
+    "masks",
     "text_classification",
     "text_spans",
 )
-IMAGE_TYPES = frozenset(TASK_TYPES[:5])
-TEXT_TYPES = frozenset(TASK_TYPES[5:])
+IMAGE_TYPES = frozenset(TASK_TYPES[:6])
+TEXT_TYPES = frozenset(TASK_TYPES[6:])
 #: Roles in a label project, weakest first: each role may do what the ones before it may.
 ROLES: tuple[str, ...] = ("annotator", "reviewer", "manager")
 #: Task states: ``open`` (a slot is free), ``leased`` (every free slot is leased), ``done``.

@@ -10,9 +10,13 @@ bboxes                 ``{"boxes": [{"class": "cat", "x": 1, "y": 2, "w": 30, "h
 polygons               ``{"polygons": [{"class": "road", "points": [[x, y], ...]}]}``
 keypoints              ``{"instances": [{"class": "fish", "points": [[x, y, v], ...]}]}``
                        (one point per keypoint name; ``v`` 0 = not labeled, 1 = hidden, 2 = seen)
+masks                  ``{"masks": [{"class": "road", "rle": {"size": [h, w], "counts": "..."}}]}``
+                       (COCO run-length encoding, see :mod:`stackml.store.labeling_masks`)
 text_spans             ``{"spans": [{"class": "PER", "start": 0, "end": 5}]}``
 =====================  =========================================================================
 
+A mask must have the image's size (when the task's data gives it) and cover at least one
+pixel; run lengths given as a list are stored in COCO's compressed string form.
 Coordinates are pixels of the original image. A shape reaching outside the image is clamped
 to its bounds; a shape entirely outside, or empty once clamped, is refused with
 ``InvalidInput`` — a stored label is never broken. Spans must lie inside the text.
@@ -27,6 +31,7 @@ from typing import Any
 
 from stackml.errors import InvalidInput
 from stackml.store.labeling_entities import LabelConfig
+from stackml.store.labeling_masks import check_rle
 
 MAX_VALUE_BYTES = 1 << 20
 MAX_SHAPES = 2000
@@ -161,6 +166,12 @@ def check_value(config: LabelConfig, data: Mapping[str, Any], value: object) -> 
                 )
             instances.append({"class": _class(item, names), "points": points})
         return {"instances": instances}
+    if kind == "masks":
+        masks = [
+            {"class": _class(item, names), "rle": check_rle(item.get("rle"), bounds)}
+            for item in _list(value, "masks")
+        ]
+        return {"masks": masks}
     if kind == "text_spans":
         text = data.get("text")
         length = len(text) if isinstance(text, str) else 0
@@ -204,6 +215,33 @@ def _flat_size(data: Mapping[str, Any]) -> int | None:
             return None
         size += 6 * len(key) + 4
     return size
+
+
+# Compact, strict JSON, the same text the database column stores.
+_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
+
+
+def encode_data(config: LabelConfig, data: object) -> tuple[dict[str, Any], str]:
+    """A task's data checked as :func:`check_data` does, with its JSON text.
+
+    Bulk imports store the text as it is: one encoding per task both measures it and
+    writes it.
+    """
+    if not isinstance(data, Mapping):
+        raise InvalidInput("task data must be a mapping")
+    plain = data if type(data) is dict else dict(data)
+    try:
+        text = _ENCODER.encode(plain)
+    except (TypeError, ValueError) as error:
+        raise InvalidInput(f"task data must be plain JSON: {error}") from error
+    if len(text) > MAX_VALUE_BYTES:
+        raise InvalidInput(f"task data is limited to {MAX_VALUE_BYTES} bytes")
+    field = "text" if config.task_type.startswith("text") else "image"
+    if not isinstance(plain.get(field), str):
+        if field == "text":
+            raise InvalidInput("a text task needs data['text']")
+        raise InvalidInput("an image task needs data['image'] (a blob hash)")
+    return dict(plain), text
 
 
 def check_data(config: LabelConfig, data: object) -> dict[str, Any]:

@@ -1,10 +1,14 @@
-"""COCO JSON: boxes, polygons (segmentations) and keypoints.
+"""COCO JSON: boxes, polygons (segmentations), masks (RLE segmentations) and keypoints.
 
 Export writes ``images``, ``categories`` (with ``keypoints`` names for keypoint projects) and
-``annotations`` with ``bbox``, ``area`` (the polygon's area for polygons, else the box's),
-``segmentation``, ``keypoints``/``num_keypoints`` and ``iscrowd: 0``; provenance goes into
-each annotation's ``attributes`` (origin, weight, support, annotators). It loads in
-``pycocotools.coco.COCO``.
+``annotations`` with ``bbox``, ``area`` (the polygon's area for polygons, the pixel count for
+masks, else the box's), ``segmentation`` (a polygon list, or for masks the compressed RLE
+``{"size": [h, w], "counts": "..."}``), ``keypoints``/``num_keypoints`` and ``iscrowd: 0``;
+provenance goes into each annotation's ``attributes`` (origin, weight, support,
+annotators). It loads in ``pycocotools.coco.COCO`` (``annToMask`` decodes the masks).
+
+Import into a masks project reads RLE segmentations (compressed or as a list of counts) and
+draws polygon segmentations into masks of the image's size.
 """
 
 from __future__ import annotations
@@ -16,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from stackml.errors import InvalidInput
+from stackml.labeling import masks
 from stackml.labeling.formats import ExportItem, ImportItem, inside
 from stackml.store.labeling_entities import LabelConfig
 
-SUPPORTED = ("bboxes", "polygons", "keypoints")
+SUPPORTED = ("bboxes", "polygons", "masks", "keypoints")
+_KEYS = {"bboxes": "boxes", "polygons": "polygons", "masks": "masks", "keypoints": "instances"}
 
 
 def _polygon_area(points: Sequence[Sequence[float]]) -> float:
@@ -36,7 +42,7 @@ def _bbox_of(points: Sequence[Sequence[float]]) -> list[float]:
 
 
 def export_coco(config: LabelConfig, items: Sequence[ExportItem]) -> dict[str, Any]:
-    """A COCO document of the items (boxes, polygons or keypoints projects)."""
+    """A COCO document of the items (boxes, polygons, masks or keypoints projects)."""
     if config.task_type not in SUPPORTED:
         raise InvalidInput(
             f"COCO export covers {SUPPORTED}; use CSV or Label Studio for {config.task_type}"
@@ -49,7 +55,8 @@ def export_coco(config: LabelConfig, items: Sequence[ExportItem]) -> dict[str, A
             cat["keypoints"] = list(config.keypoints)
             cat["skeleton"] = []
         categories.append(cat)
-    images, annotations = [], []
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
     for item in items:
         images.append(
             {
@@ -83,6 +90,9 @@ def export_coco(config: LabelConfig, items: Sequence[ExportItem]) -> dict[str, A
                     area=_polygon_area(points),
                     segmentation=[[c for p in points for c in p[:2]]],
                 )
+            elif config.task_type == "masks":
+                rle = shape["rle"]
+                ann.update(bbox=masks.rle_bbox(rle), area=masks.area(rle), segmentation=dict(rle))
             else:
                 points = shape["points"]
                 seen = [p for p in points if p[2] > 0]
@@ -105,8 +115,21 @@ def export_coco(config: LabelConfig, items: Sequence[ExportItem]) -> dict[str, A
 
 
 def _shapes(config: LabelConfig, value: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    key = {"bboxes": "boxes", "polygons": "polygons", "keypoints": "instances"}[config.task_type]
-    return list(value.get(key, []))
+    return list(value.get(_KEYS[config.task_type], []))
+
+
+def _mask_shapes(ann: Mapping[str, Any], name: str, size: tuple[int, int]) -> list[dict]:
+    """The masks of one COCO annotation: its RLE, or its polygons drawn at the image's size."""
+    seg = ann.get("segmentation")
+    if isinstance(seg, Mapping):
+        rle = {"size": seg.get("size"), "counts": seg.get("counts")}
+        return [{"class": name, "rle": rle}]
+    h, w = size
+    out = []
+    for poly in seg or []:
+        pts = [[float(poly[i]), float(poly[i + 1])] for i in range(0, len(poly) - 1, 2)]
+        out.append({"class": name, "rle": masks.polygon_to_rle(pts, h, w)})
+    return out
 
 
 def import_coco(config: LabelConfig, path: Path, images_dir: Path | None) -> list[ImportItem]:
@@ -118,7 +141,8 @@ def import_coco(config: LabelConfig, path: Path, images_dir: Path | None) -> lis
         cats = {c["id"]: c["name"] for c in doc["categories"]}
         images = doc["images"]
         anns = doc.get("annotations", [])
-    except (ValueError, KeyError, TypeError) as error:
+        sizes = {i.get("id"): (int(i.get("height", 0)), int(i.get("width", 0))) for i in images}
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise InvalidInput(f"{path} is not a COCO file: {error}") from error
     by_image: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for ann in anns:
@@ -132,13 +156,16 @@ def import_coco(config: LabelConfig, path: Path, images_dir: Path | None) -> lis
             for seg in ann.get("segmentation") or []:
                 pts = [[float(seg[i]), float(seg[i + 1])] for i in range(0, len(seg) - 1, 2)]
                 by_image[ann["image_id"]].append({"class": name, "points": pts})
+        elif config.task_type == "masks":
+            size = sizes.get(ann["image_id"], (0, 0))
+            by_image[ann["image_id"]].extend(_mask_shapes(ann, name, size))
         else:
             kp = ann.get("keypoints") or []
             pts = [
                 [float(kp[i]), float(kp[i + 1]), int(kp[i + 2])] for i in range(0, len(kp) - 2, 3)
             ]
             by_image[ann["image_id"]].append({"class": name, "points": pts})
-    key = {"bboxes": "boxes", "polygons": "polygons", "keypoints": "instances"}[config.task_type]
+    key = _KEYS[config.task_type]
     root = images_dir or Path(path).parent
     out = []
     for image in images:

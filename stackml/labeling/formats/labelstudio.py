@@ -33,6 +33,8 @@ def regions(
 ) -> list[dict[str, Any]]:
     """Label Studio result regions of one value."""
     kind = config.task_type
+    if kind == "masks":  # Label Studio's brush RLE is not COCO's
+        raise InvalidInput("Label Studio export does not cover masks; export COCO instead")
     to = "text" if kind.startswith("text") else "image"
     base: dict[str, Any] = {"from_name": "label", "to_name": to}
     if to == "image":

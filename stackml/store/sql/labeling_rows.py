@@ -5,23 +5,25 @@ The queue (claims, leases, submissions, reviews) is in :mod:`.labeling_queue`.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Connection, Table, delete, func, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, select, update
 
 from stackml._internal.timeutil import now_ms
 from stackml.errors import AlreadyExists, Conflict, NotFound
 from stackml.store.labeling_entities import (
+    ANNOTATION_STATES,
+    TASK_STATES,
     Annotation,
     LabelConfig,
     LabelMember,
     LabelProgress,
     LabelProject,
     LabelTask,
-    TaskDraft,
 )
+from stackml.store.sql import labeling_counts as counts
 from stackml.store.sql import models_labeling as m
 from stackml.store.sql.engine import dialect_insert
 
@@ -32,6 +34,7 @@ TASKS: Table = cast(Table, m.LabelTaskRow.__table__)
 LEASES: Table = cast(Table, m.LabelLeaseRow.__table__)
 SKIPS: Table = cast(Table, m.LabelSkipRow.__table__)
 ANNOTATIONS: Table = cast(Table, m.LabelAnnotationRow.__table__)
+_PROJECT_EXISTS = select(PROJECTS.c.name).where(PROJECTS.c.name == bindparam("p"))
 
 
 def project(row: Any) -> LabelProject:
@@ -184,37 +187,66 @@ def list_groups(conn: Connection, name: str) -> dict[str, list[str]]:
     return dict(groups)
 
 
+class NewTask(NamedTuple):
+    """A checked task to insert: its parts, and the JSON texts of its mappings."""
+
+    data: dict[str, Any]
+    data_json: str
+    priority: float
+    source: str
+    key: str | None
+    prelabel: dict[str, Any] | None
+    prelabel_json: str | None
+    gold: dict[str, Any] | None
+    gold_json: str | None
+    assignee: str | None
+
+
+_SQLITE_INSERT_TASKS = (
+    "INSERT INTO label_tasks (project, key, data, priority, queue_rank, source, prelabel, gold,"
+    " assignee, state, done_count, open_slots, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', 0, ?, ?)"
+)
+
+
 def add_tasks(
-    conn: Connection, name: str, config: LabelConfig, drafts: Sequence[TaskDraft]
+    conn: Connection, name: str, config: LabelConfig, tasks: Sequence[NewTask]
 ) -> list[int]:
-    now = now_ms()
+    """Insert checked tasks in one batch; answer their ids in order."""
+    if not tasks:
+        return []
+    now, slots = now_ms(), config.overlap
+    counts.apply(conn, name, Counter({"tasks:open": len(tasks)}))
+    if conn.dialect.name == "sqlite":
+        # The write transaction holds SQLite's only write lock, so new rowids follow the
+        # current largest one without gaps. The driver's executemany of the JSON texts
+        # already encoded skips the per-row parameter processing of a Core insert.
+        last = conn.execute(select(func.max(TASKS.c.id))).scalar() or 0
+        params = [
+            (name, t.key, t.data_json, t.priority, -t.priority, t.source, t.prelabel_json,
+             t.gold_json, t.assignee, slots, now)
+            for t in tasks
+        ]  # fmt: skip
+        conn.exec_driver_sql(_SQLITE_INSERT_TASKS, params)
+        return list(range(last + 1, last + 1 + len(tasks)))
     rows = [
         {
             "project": name,
-            "key": d.key,
-            "data": dict(d.data),
-            "priority": float(d.priority),
-            "queue_rank": -float(d.priority),
-            "source": d.source,
-            "prelabel": None if d.prelabel is None else dict(d.prelabel),
-            "gold": None if d.gold is None else dict(d.gold),
-            "assignee": d.assignee,
+            "key": t.key,
+            "data": t.data,
+            "priority": t.priority,
+            "queue_rank": -t.priority,
+            "source": t.source,
+            "prelabel": t.prelabel,
+            "gold": t.gold,
+            "assignee": t.assignee,
             "state": "open",
             "done_count": 0,
-            "open_slots": config.overlap,
+            "open_slots": slots,
             "created_at": now,
         }
-        for d in drafts
+        for t in tasks
     ]
-    if not rows:
-        return []
-    if conn.dialect.name == "sqlite":
-        # The write transaction holds SQLite's only write lock, so new rowids follow the
-        # current largest one without gaps; a plain executemany is many times faster than
-        # RETURNING row by row.
-        last = conn.execute(select(func.max(TASKS.c.id))).scalar() or 0
-        conn.execute(TASKS.insert(), rows)
-        return list(range(last + 1, last + 1 + len(rows)))
     stmt = TASKS.insert().returning(TASKS.c.id, sort_by_parameter_order=True)
     return [int(r[0]) for r in conn.execute(stmt, rows)]
 
@@ -249,8 +281,6 @@ def set_priorities(conn: Connection, name: str, priorities: Mapping[int, float])
     params = [{"tid": k, "p": float(v), "r": -float(v)} for k, v in priorities.items()]
     if not params:
         return 0
-    from sqlalchemy import bindparam
-
     stmt = (
         update(TASKS)
         .where(TASKS.c.id == bindparam("tid"), TASKS.c.project == name)
@@ -275,49 +305,46 @@ def assign_tasks(conn: Connection, name: str, ids: Sequence[int], assignee: str 
 
 
 def progress(conn: Connection, name: str) -> LabelProgress:
-    get_project_row(conn, name)
-    states = dict(
-        conn.execute(
-            select(TASKS.c.state, func.count())
-            .where(TASKS.c.project == name)
-            .group_by(TASKS.c.state)
-        ).all()
-    )
-    statuses = dict(
-        conn.execute(
-            select(ANNOTATIONS.c.status, func.count())
-            .where(ANNOTATIONS.c.project == name)
-            .group_by(ANNOTATIONS.c.status)
-        ).all()
-    )
-    machine = conn.execute(
-        select(func.count()).where(ANNOTATIONS.c.project == name, ANNOTATIONS.c.origin == "machine")
-    ).scalar_one()
-    skipped = conn.execute(
-        select(func.count(func.distinct(SKIPS.c.task_id))).where(SKIPS.c.project == name)
-    ).scalar_one()
-    per_user = dict(
-        conn.execute(
-            select(ANNOTATIONS.c.user, func.count())
-            .where(ANNOTATIONS.c.project == name, ANNOTATIONS.c.origin != "machine")
-            .group_by(ANNOTATIONS.c.user)
-            .order_by(ANNOTATIONS.c.user)
-        ).all()
-    )
+    """Progress from the project's counters (see :mod:`.labeling_counts`)."""
+    if conn.execute(_PROJECT_EXISTS, {"p": name}).first() is None:
+        get_project_row(conn, name)  # raises NotFound
+    c = counts.read(conn, name)
+    states = {s: c.get("tasks:" + s, 0) for s in TASK_STATES}
+    statuses = {s: c.get("annotations:" + s, 0) for s in ANNOTATION_STATES}
+    per_user = sorted((k[5:], n) for k, n in c.items() if k.startswith("user:") and n)
     return LabelProgress(
         project=name,
-        total=int(sum(states.values())),
-        open=int(states.get("open", 0)),
-        leased=int(states.get("leased", 0)),
-        done=int(states.get("done", 0)),
-        annotations=int(sum(statuses.values())),
-        submitted=int(statuses.get("submitted", 0) + statuses.get("audit", 0)),
-        accepted=int(statuses.get("accepted", 0)),
-        rejected=int(statuses.get("rejected", 0)),
-        machine=int(machine),
-        skipped=int(skipped),
-        per_user={str(k): int(v) for k, v in per_user.items()},
+        total=sum(states.values()),
+        open=states["open"],
+        leased=states["leased"],
+        done=states["done"],
+        annotations=sum(statuses.values()),
+        submitted=statuses["submitted"] + statuses["audit"],
+        accepted=statuses["accepted"],
+        rejected=statuses["rejected"],
+        machine=c.get("machine", 0),
+        skipped=c.get("skipped", 0),
+        per_user=dict(per_user),
     )
+
+
+def count_check(conn: Connection, name: str) -> dict[str, int]:
+    """The counters recomputed from the rows (what :func:`progress` must agree with)."""
+    found: dict[str, int] = {}
+    states = select(TASKS.c.state, func.count()).where(TASKS.c.project == name)
+    for state, n in conn.execute(states.group_by(TASKS.c.state)):
+        found["tasks:" + state] = int(n)
+    statuses = select(ANNOTATIONS.c.status, func.count()).where(ANNOTATIONS.c.project == name)
+    for status, n in conn.execute(statuses.group_by(ANNOTATIONS.c.status)):
+        found["annotations:" + status] = int(n)
+    users = select(ANNOTATIONS.c.user, ANNOTATIONS.c.origin == "machine", func.count())
+    users = users.where(ANNOTATIONS.c.project == name)
+    for user, machine, n in conn.execute(users.group_by(ANNOTATIONS.c.user, ANNOTATIONS.c.origin)):
+        key = "machine" if machine else "user:" + user
+        found[key] = found.get(key, 0) + int(n)
+    skipped = select(func.count(func.distinct(SKIPS.c.task_id))).where(SKIPS.c.project == name)
+    found["skipped"] = int(conn.execute(skipped).scalar_one())
+    return {k: n for k, n in found.items() if n}
 
 
 def referenced_blobs(conn: Connection) -> list[str]:

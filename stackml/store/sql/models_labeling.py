@@ -1,18 +1,36 @@
 """Rows of the labeling capability: label projects, members and groups, tasks with leases,
 skips and annotations.
 
-The queue's hot path reads one index: ``label_tasks (project, state, queue_rank, id)`` where
-``queue_rank`` is ``-priority`` (so "highest priority, then oldest" is one ascending scan on
-every dialect). ``open_slots`` counts the annotator slots still free on a task (``overlap``
-minus live leases minus counted annotations); ``state`` is ``open`` while a slot is free,
-``leased`` while every free slot is leased, ``done`` once ``overlap`` annotations count.
+The queue's hot path reads one partial index over the open tasks only:
+``label_tasks (project, queue_rank, id, assignee) WHERE state = 'open'`` where ``queue_rank``
+is ``-priority`` (so "highest priority, then oldest" is one ascending scan on every dialect,
+and the assignment filter is answered from the index). A task leaves the index when its last
+free slot is leased, so later state changes (leased to done) write no index page.
+``open_slots`` counts the annotator slots still free on a task (``overlap`` minus live leases
+minus counted annotations); ``state`` is ``open`` while a slot is free, ``leased`` while every
+free slot is leased, ``done`` once ``overlap`` annotations count.
+
+``label_counts`` keeps a project's progress figures (tasks per state, annotations per status,
+per user...) as counters changed in the same transaction as the rows they count, so reading
+progress costs a handful of rows whatever the project's size.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Double, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from stackml.store.sql.models import LABEL, NAME, SERIAL, Base
@@ -56,7 +74,15 @@ class LabelGroupRow(Base):
 class LabelTaskRow(Base):
     __tablename__ = "label_tasks"
     __table_args__ = (
-        Index("ix_label_tasks_queue", "project", "state", "queue_rank", "id"),
+        Index(
+            "ix_label_tasks_open",
+            "project",
+            "queue_rank",
+            "id",
+            "assignee",
+            sqlite_where=text("state = 'open'"),
+            postgresql_where=text("state = 'open'"),
+        ),
         Index("ix_label_tasks_project_id", "project", "id"),
     )
 
@@ -127,3 +153,16 @@ class LabelAnnotationRow(Base):
     comment: Mapped[str] = mapped_column(Text)
     reviewer: Mapped[str | None] = mapped_column(NAME, nullable=True)
     reviewed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class LabelCountRow(Base):
+    __tablename__ = "label_counts"
+
+    project: Mapped[str] = mapped_column(
+        NAME, ForeignKey(_PROJECT_FK, ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    # Writers on PostgreSQL spread over shards so that concurrent claims do not queue on one
+    # counter row; readers sum the shards.
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(BigInteger)
