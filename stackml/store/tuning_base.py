@@ -14,6 +14,8 @@ Contract:
 - :meth:`SweepStore.add_sweep_round` keeps the first space recorded for a round and answers
   it to every later caller, so parallel agents agree on one narrowed space;
 - ``get_*`` raise ``NotFound`` for what does not exist; bad input raises ``InvalidInput``;
+- :meth:`SweepStore.finish_trial` records a trial's final metrics and its mirror row together
+  (one transaction in SQL stores, so a finished trial costs the database one commit);
 - :meth:`SweepStore.study_storage_url` answers the database URL Optuna's storage opens; a
   store that cannot share its database (the REST store) raises ``InvalidInput``.
 """
@@ -23,7 +25,13 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+from stackml._internal.timeutil import now_ms
+from stackml.store.entities import MetricPoint
+
+if TYPE_CHECKING:
+    from stackml.store.base import MetadataStore
 
 __all__ = [
     "SWEEP_STATES",
@@ -133,6 +141,38 @@ class SweepStore(abc.ABC):
         params: Mapping[str, Any] | None = None,
     ) -> SweepTrial:
         """Create or replace the mirror of trial ``number``."""
+
+    def finish_trial(
+        self,
+        sweep_id: str,
+        number: int,
+        *,
+        run_id: str,
+        state: str,
+        values: Sequence[float] | None = None,
+        params: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, float] | None = None,
+        timestamp: int | None = None,
+    ) -> SweepTrial:
+        """Log a finished trial's final ``metrics`` to its run and record its mirror row.
+
+        Each metric is logged one step after the latest step stored for its key in the run
+        (step 0 for a new key), at ``timestamp`` (default now, in ms). The run's status is
+        left to the caller. This default makes the calls in turn; SQL stores override it with
+        one transaction.
+        """
+        if metrics:
+            store = cast("MetadataStore", self)
+            known = store.get_run(run_id).metrics
+            stamp = now_ms() if timestamp is None else timestamp
+            points = [
+                MetricPoint(k, float(v), known[k].latest_step + 1 if k in known else 0, stamp)
+                for k, v in metrics.items()
+            ]
+            store.log_metrics(run_id, points)
+        return self.record_trial(
+            sweep_id, number, run_id=run_id, state=state, values=values, params=params
+        )
 
     @abc.abstractmethod
     def list_sweep_trials(self, sweep_id: str) -> list[SweepTrial]:

@@ -1,11 +1,13 @@
 """Agents: processes that join a sweep and run its trials, one tracked child run each.
 
 An agent loops: take a trial slot from the metadata store (atomic, so parallel or restarted
-agents never exceed the budget), let Optuna sample the trial (``study.optimize`` for one
-trial: Optuna's heartbeat thread, stale-trial detection and pruning all apply), run the
-objective with a :class:`Trial`, and mirror the result into the store. When the slots are
-spent it waits for trials still running elsewhere (failing those whose heartbeat stopped) and
-marks the sweep completed.
+agents never exceed the budget), let Optuna sample the trial (``study.ask``), run the
+objective with a :class:`Trial` (pruning through Optuna's pruner), record the trial's final
+metrics and its mirror row in one store transaction, finish its run and tell Optuna. One
+heartbeat thread per agent keeps its running trial alive, and a reaper between trials fails
+trials whose agent died (:mod:`stackml.tuning.heartbeat`). When the slots are spent it waits
+for trials still running elsewhere (failing those whose heartbeat stopped) and marks the
+sweep completed.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from stackml.errors import InvalidInput, NotFound, StackmlError
 from stackml.store.entities import RunStatus
 from stackml.tracking import get_store, start_run
 from stackml.tracking.run import ActiveRun
+from stackml.tracking.values import check_key, to_float
 from stackml.training.scoring import score_metrics
 from stackml.tuning import rounds as c2f
+from stackml.tuning.heartbeat import AgentHeartbeat, Reaper
 from stackml.tuning.space import suggest
 from stackml.tuning.spec import SweepSpec
 from stackml.tuning.study import load_study, make_sampler
@@ -97,6 +101,20 @@ class Trial:
         """Log metrics to the trial's run (they count for the final objective too)."""
         self.run.log_metrics(metrics, step=step)
         self.latest.update({k: float(v) for k, v in metrics.items()})
+
+    def final_metrics(self, metrics: Mapping[str, float]) -> dict[str, float]:
+        """Check and keep ``metrics`` as the trial's final values (they count for the objective).
+
+        They are written when the trial ends, with its mirror row in one store transaction
+        (one step after each key's latest step), not through the background writer. Raises
+        ``InvalidInput`` for a malformed key or a value that is not a number.
+        """
+        final = {}
+        for key, value in metrics.items():
+            if key not in self.latest:
+                check_key(key, what="metric key")
+            final[key] = self.latest[key] = to_float(key, value)
+        return final
 
     def report(self, metrics: Mapping[str, float] | float, step: int) -> None:
         """Log intermediate metrics at ``step`` and let the pruner judge the trial.
@@ -176,8 +194,15 @@ class _Runner:
         self.round: int | None = None
         self.states: dict[int, str] = {}
         self._seeded = False
+        self.heartbeat = AgentHeartbeat(self.study._storage, self.spec.heartbeat_s)
+        self.reaper = Reaper(self.study, self.heartbeat, every_s=self.spec.heartbeat_s)
 
-    def objective(self, ot: optuna.Trial) -> float | list[float]:
+    def objective(self, ot: optuna.Trial) -> list[float]:
+        """Run the objective on ``ot`` in a child run; answers the objective values.
+
+        The run is finished and the trial mirrored before this returns or raises (pruned:
+        ``TrialPruned``; failed: the objective's exception).
+        """
         params = suggest(ot, self.space)
         if self.round is not None:
             ot.set_user_attr(c2f.ROUND_ATTR, self.round)
@@ -192,10 +217,11 @@ class _Runner:
         )
         ot.set_user_attr(RUN_ATTR, run.id)
         trial = Trial(ot, run, self.spec, params, self.definition)
+        final: dict[str, float] = {}
         try:
             answer = self.fn(trial)
             if isinstance(answer, Mapping):
-                trial.log_metrics({k: float(v) for k, v in answer.items()})
+                final = trial.final_metrics(answer)
                 values = trial.objective_values(trial.latest)
             elif answer is None:
                 values = trial.objective_values(trial.latest)
@@ -204,7 +230,7 @@ class _Runner:
                     raise InvalidInput("a multi-objective trial returns a mapping of metrics")
                 values = [float(answer)]
                 if not self.spec.objective.definition:
-                    trial.log_metrics({self.spec.objective.metrics[0]: values[0]})
+                    final = trial.final_metrics({self.spec.objective.metrics[0]: values[0]})
             if values is None:
                 raise InvalidInput(
                     f"trial {ot.number} did not produce the objective "
@@ -213,16 +239,16 @@ class _Runner:
                 )
             _finite(values)
         except TrialPruned:
-            self._close(run, "completed", "pruned", ot, params, None)
+            self._close(run, "completed", "pruned", ot, params, None, {})
             raise
         except BaseException as exc:
-            self._close(run, "failed", "fail", ot, params, None)
+            self._close(run, "failed", "fail", ot, params, None, {})
             if isinstance(exc, Exception):
                 run_error = f"{type(exc).__name__}: {exc}"
                 ot.set_user_attr("stackml.error", run_error[:1000])
             raise
-        self._close(run, "completed", "complete", ot, params, values)
-        return values[0] if len(values) == 1 else values
+        self._close(run, "completed", "complete", ot, params, values, final)
+        return values
 
     def _close(
         self,
@@ -232,14 +258,28 @@ class _Runner:
         ot: optuna.Trial,
         params: dict[str, Any],
         values: list[float] | None,
+        final: Mapping[str, float],
     ) -> None:
+        """Final metrics and the mirror row in one transaction, then the run's status."""
         try:
-            run.finish(status)
-            self.store.metadata.record_trial(
-                self.sweep.id, ot.number, run_id=run.id, state=state, values=values, params=params
+            # Intermediate values still queued must land first: the final metrics follow
+            # each key's latest stored step (nothing queued: returns at once).
+            run.flush()
+            self.store.metadata.finish_trial(
+                self.sweep.id,
+                ot.number,
+                run_id=run.id,
+                state=state,
+                values=values,
+                params=params,
+                metrics=final,
             )
         except StackmlError:
             logger.warning("could not record trial %s of sweep %s", ot.number, self.sweep.id)
+        try:
+            run.finish(status)
+        except StackmlError:
+            logger.warning("could not finish the run of trial %s", ot.number)
 
     def grid_exhausted(self) -> bool:
         from optuna.trial import TrialState
@@ -256,10 +296,14 @@ class _Runner:
 
     def run_one(self, slot: int) -> int:
         """Run the trial of ``slot``; answers its number."""
+        from optuna.trial import TrialState
+
         seed = self.spec.seed
         method = self.spec.method
         if method == "coarse-to-fine":
-            narrowed, self.round = c2f.space_for_slot(self.store, self.sweep, self.study, slot)
+            narrowed, self.round = c2f.space_for_slot(
+                self.store, self.sweep, self.study, slot, self.reaper.reap
+            )
             self.space, self.study.sampler = c2f.round_sampler(
                 self.spec, narrowed, None if seed is None else seed + slot
             )
@@ -269,43 +313,76 @@ class _Runner:
                 self.spec, round_seed=None if seed is None else seed + slot
             )
             self._seeded = True
-        done: list[optuna.trial.FrozenTrial] = []
-        self.study.optimize(
-            self.objective,
-            n_trials=1,
-            catch=(Exception,),
-            gc_after_trial=False,
-            callbacks=[lambda _study, frozen: done.append(frozen)],
-        )
-        self._maybe_retry(done)
-        if done:
-            self.states[done[0].number] = _STATE.get(done[0].state.name, "fail")
-        return done[0].number if done else -1
+        self.reaper.maybe_reap()
+        # The agent's loop stands in for ``Study.optimize``: Optuna code that expects to run
+        # inside it (``GridSampler`` calls ``study.stop()`` on the last grid point, ``ask``
+        # warns about heartbeats outside it) sees it so. The stop flag is not used: the
+        # slots and ``grid_exhausted`` end the loop.
+        local = self.study._thread_local
+        local.in_optimize_loop = True
+        try:
+            ot = self.study.ask()
+            self.heartbeat.add(ot._trial_id)
+            values: list[float] | None = None
+            try:
+                values = self.objective(ot)
+                state = TrialState.COMPLETE
+            except TrialPruned:
+                state = TrialState.PRUNED
+            except Exception as exc:
+                logger.warning(
+                    "trial %s failed: %s: %s",
+                    ot.number,
+                    type(exc).__name__,
+                    exc,
+                    exc_info=not isinstance(exc, StackmlError),
+                )
+                state = TrialState.FAIL
+            except BaseException:
+                self.heartbeat.discard(ot._trial_id)
+                _tell(self.study, ot, None, TrialState.FAIL)
+                raise
+            self.heartbeat.discard(ot._trial_id)
+            state = _tell(self.study, ot, values, state)
+        finally:
+            local.in_optimize_loop = False
+            self.study._stop_flag = False
+        if state == TrialState.FAIL:
+            self._maybe_retry(ot)
+        self.states[ot.number] = _STATE.get(state.name, "fail")
+        return ot.number
 
-    def _maybe_retry(self, trials: list[optuna.trial.FrozenTrial]) -> None:
-        from optuna.trial import TrialState
-
+    def _maybe_retry(self, ot: optuna.Trial) -> None:
         policy = self.spec.on_failure
-        for t in trials:
-            if t.state != TrialState.FAIL or policy.policy != "retry":
-                continue
-            attempt = int(t.user_attrs.get("stackml.attempt", 0))
-            if attempt >= policy.max_retries:
-                continue
-            self.study.enqueue_trial(
-                t.params, user_attrs={"stackml.retry_of": t.number, "stackml.attempt": attempt + 1}
-            )
+        if policy.policy != "retry":
+            return
+        attempt = int(ot.user_attrs.get("stackml.attempt", 0))
+        if attempt >= policy.max_retries:
+            return
+        self.study.enqueue_trial(
+            ot.params, user_attrs={"stackml.retry_of": ot.number, "stackml.attempt": attempt + 1}
+        )
 
 
-def fail_stale(study: optuna.Study) -> None:
-    """Mark trials whose heartbeat stopped as failed (Optuna's own check)."""
-    import warnings
+def _tell(
+    study: optuna.Study,
+    ot: optuna.Trial,
+    values: list[float] | None,
+    state: optuna.trial.TrialState,
+) -> optuna.trial.TrialState:
+    """Tell Optuna how the trial ended, as ``Study.optimize`` does; answers its final state.
 
-    import optuna
+    ``Study.tell`` would read the whole trial back from the database for its answer; the
+    agent needs only the state. A trial that another agent's reaper already failed (its
+    heartbeat stalled) stays failed.
+    """
+    from optuna.study._tell import _tell_with_warning
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        optuna.storages.fail_stale_trials(study)
+    # Positional: (study, trial, values, state, skip_if_finished, suppress_warning) in every
+    # Optuna version since 3.
+    told = _tell_with_warning(study, ot, values, state, True, True)
+    # Optuna 4 and later answer (state, values, message); earlier versions a FrozenTrial.
+    return told[0] if isinstance(told, tuple) else told.state  # type: ignore[no-any-return]
 
 
 def _finish_if_done(runner: _Runner, *, wait_s: float) -> bool:
@@ -315,7 +392,7 @@ def _finish_if_done(runner: _Runner, *, wait_s: float) -> bool:
     store, sweep = runner.store, runner.sweep
     deadline = time.monotonic() + wait_s
     while True:
-        fail_stale(runner.study)
+        runner.reaper.reap()
         running = runner.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
         if not running:
             break
@@ -360,23 +437,27 @@ def run_agent(
     result = AgentResult(sweep.id)
     timeout = runner.spec.budget.timeout_s
     stop_at = None if timeout is None else sweep.created_at / 1000 + timeout
-    while count is None or len(result.trials) < count:
-        if stop_at is not None and time.time() >= stop_at:
-            store.metadata.set_sweep_state(sweep.id, "completed")
-            break
-        if runner.grid_exhausted():
-            break
-        slot = store.metadata.claim_trial_slot(sweep.id)
-        if slot is None:
-            break
-        number = runner.run_one(slot)
-        result.trials.append(number)
-        if on_trial is not None:
-            on_trial(number)
-    for number in result.trials:
-        state = runner.states.get(number, "fail")
-        result.states[state] = result.states.get(state, 0) + 1
-    if count is None or len(result.trials) < count:
-        wait = runner.spec.grace_s + 60 if wait_for_others_s is None else wait_for_others_s
-        result.completed_sweep = _finish_if_done(runner, wait_s=wait)
+    runner.heartbeat.start()
+    try:
+        while count is None or len(result.trials) < count:
+            if stop_at is not None and time.time() >= stop_at:
+                store.metadata.set_sweep_state(sweep.id, "completed")
+                break
+            if runner.grid_exhausted():
+                break
+            slot = store.metadata.claim_trial_slot(sweep.id)
+            if slot is None:
+                break
+            number = runner.run_one(slot)
+            result.trials.append(number)
+            if on_trial is not None:
+                on_trial(number)
+        for number in result.trials:
+            state = runner.states.get(number, "fail")
+            result.states[state] = result.states.get(state, 0) + 1
+        if count is None or len(result.trials) < count:
+            wait = runner.spec.grace_s + 60 if wait_for_others_s is None else wait_for_others_s
+            result.completed_sweep = _finish_if_done(runner, wait_s=wait)
+    finally:
+        runner.heartbeat.stop()
     return result

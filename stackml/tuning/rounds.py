@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from stackml.tuning.space import narrow
@@ -36,7 +37,7 @@ def round_of_slot(spec: SweepSpec, slot: int) -> int:
     return min(slot // per, rounds - 1)
 
 
-def _best(study: optuna.Study, before: int, top_k: int) -> list[dict[str, Any]]:
+def _best(study: optuna.Study, before: int, top_k: int) -> list[Mapping[str, Any]]:
     from optuna.study import StudyDirection
     from optuna.trial import TrialState
 
@@ -50,16 +51,17 @@ def _best(study: optuna.Study, before: int, top_k: int) -> list[dict[str, Any]]:
     return [dict(t.params) for t in done[:top_k]]
 
 
-def _wait_for_round(study: optuna.Study, spec: SweepSpec, r: int) -> None:
-    """Block until no trial of rounds before ``r`` is running (stale ones are failed)."""
+def _wait_for_round(
+    study: optuna.Study, spec: SweepSpec, r: int, reap: Callable[[], None] | None
+) -> None:
+    """Block until no trial of rounds before ``r`` is running (``reap`` fails stale ones)."""
     from optuna.trial import TrialState
 
     per = math.ceil(spec.budget.trials / spec.coarse_to_fine["rounds"])
     deadline = time.monotonic() + spec.grace_s * 2 + 30
     while time.monotonic() < deadline:
-        from stackml.tuning.agent import fail_stale
-
-        fail_stale(study)
+        if reap is not None:
+            reap()
         trials = [
             t for t in study.get_trials(deepcopy=False) if t.user_attrs.get(ROUND_ATTR, 0) < r
         ]
@@ -76,9 +78,17 @@ def _wait_for_round(study: optuna.Study, spec: SweepSpec, r: int) -> None:
 
 
 def space_for_slot(
-    store: Store, sweep: Sweep, study: optuna.Study, slot: int
+    store: Store,
+    sweep: Sweep,
+    study: optuna.Study,
+    slot: int,
+    reap: Callable[[], None] | None = None,
 ) -> tuple[dict[str, Any], int]:
-    """The space the trial of ``slot`` samples from, and its round."""
+    """The space the trial of ``slot`` samples from, and its round.
+
+    ``reap`` fails trials whose agent died while this one waits for the previous round
+    (the agent's :meth:`~stackml.tuning.heartbeat.Reaper.reap`).
+    """
     spec = SweepSpec.from_mapping(sweep.spec)
     r = round_of_slot(spec, slot)
     recorded = {x.round: x.space for x in store.metadata.list_sweep_rounds(sweep.id)}
@@ -87,8 +97,8 @@ def space_for_slot(
     if r == 0:
         return store.metadata.add_sweep_round(sweep.id, 0, spec.space).space, 0
     per = math.ceil(spec.budget.trials / spec.coarse_to_fine["rounds"])
-    previous = recorded.get(r - 1) or space_for_slot(store, sweep, study, (r - 1) * per)[0]
-    _wait_for_round(study, spec, r)
+    previous = recorded.get(r - 1) or space_for_slot(store, sweep, study, (r - 1) * per, reap)[0]
+    _wait_for_round(study, spec, r, reap)
     top = _best(study, r, spec.coarse_to_fine["top_k"])
     space = narrow(previous, top) if top else dict(previous)
     return store.metadata.add_sweep_round(sweep.id, r, space).space, r

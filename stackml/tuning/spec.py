@@ -190,9 +190,8 @@ def _pruner(raw: Any) -> dict[str, Any] | None:
         raw = {"type": raw}
     if not isinstance(raw, Mapping):
         raise InvalidInput("pruner is median, asha or hyperband, or {type: ..., options}")
-    kind = {"successive-halving": "asha", "successive_halving": "asha"}.get(
-        raw.get("type"), raw.get("type")
-    )
+    declared = raw.get("type")
+    kind = {"successive-halving": "asha", "successive_halving": "asha"}.get(str(declared), declared)
     if kind not in PRUNERS:
         raise InvalidInput(f"unknown pruner {raw.get('type')!r}: use one of {', '.join(PRUNERS)}")
     unknown = set(raw) - _PRUNER_KEYS[kind]

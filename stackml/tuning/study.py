@@ -23,7 +23,7 @@ import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -37,7 +37,14 @@ if TYPE_CHECKING:
     from stackml.store import Store
     from stackml.store.tuning_base import Sweep
 
-__all__ = ["OPTUNA_SCHEMA", "load_study", "make_pruner", "make_sampler", "study_storage"]
+__all__ = [
+    "OPTUNA_SCHEMA",
+    "load_study",
+    "make_pruner",
+    "make_sampler",
+    "study_storage",
+    "tune_sqlite",
+]
 
 OPTUNA_SCHEMA = "optuna"
 logger = logging.getLogger(__name__)
@@ -108,7 +115,7 @@ class _StaleTrial:
             logger.warning("could not mark the run of stale trial %s failed", trial.number)
 
 
-def _tune_sqlite(storage: Any) -> None:
+def tune_sqlite(storage: Any) -> None:
     """WAL, a busy timeout and ``synchronous=NORMAL`` for Optuna's SQLite file, as stackml's."""
     engine = storage.engine
     if engine.dialect.name != "sqlite":
@@ -134,7 +141,8 @@ def study_storage(
 
     Args:
         store: An embedded or database-backed store.
-        heartbeat_s: How often a running trial proves it is alive.
+        heartbeat_s: How often a running trial proves it is alive (the agent's heartbeat
+            thread, :mod:`stackml.tuning.heartbeat`, records it in Optuna's heartbeat table).
         grace_s: After how long without a heartbeat a trial is stale and marked failed.
         retries: How many times a stale trial is re-queued (``RetryFailedTrialCallback``).
     """
@@ -163,7 +171,7 @@ def study_storage(
                     )
             except Exception as exc:  # Optuna raises RuntimeError/SQLAlchemy errors here
                 raise StoreUnavailable(f"cannot open the sweeps' Optuna storage: {exc}") from exc
-            _tune_sqlite(storage)
+            tune_sqlite(storage)
         _storages[key] = storage
         return storage
 
@@ -223,11 +231,13 @@ def make_pruner(spec: SweepSpec) -> optuna.pruners.BasePruner:
     )
 
 
-def directions(spec: SweepSpec, definition_goal: Callable[[], str]) -> list[str]:
+def directions(
+    spec: SweepSpec, definition_goal: Callable[[], str]
+) -> list[Literal["minimize", "maximize"]]:
     """The study's directions; a definition objective asks the project's goal."""
     if spec.objective.definition:
         return ["maximize" if definition_goal() == "max" else "minimize"]
-    return list(spec.objective.directions)
+    return ["maximize" if d == "maximize" else "minimize" for d in spec.objective.directions]
 
 
 def load_study(

@@ -6,6 +6,7 @@ import pytest
 
 from stackml.errors import AlreadyExists, InvalidInput, NotFound
 from stackml.store.base import MetadataStore
+from stackml.store.entities import MetricPoint
 
 SPEC = {"space": {"x": {"type": "float", "low": 0, "high": 1}}, "method": "tpe"}
 
@@ -69,6 +70,36 @@ class SweepStoreContract:
         assert first.space == second.space == {"x": {"low": 0.2}}  # the first one stays
         store.add_sweep_round(sweep.id, 0, {"x": {"low": 0.0}})
         assert [r.round for r in store.list_sweep_rounds(sweep.id)] == [0, 1]
+
+    def test_finish_trial_writes_final_metrics_and_the_mirror(self, store: MetadataStore) -> None:
+        sweep = self._sweep(store)
+        run = store.create_run("tune", name="t0")
+        store.log_metrics(run.id, [MetricPoint("loss", 0.9, 0, 1)])  # an intermediate value
+        done = store.finish_trial(
+            sweep.id,
+            0,
+            run_id=run.id,
+            state="complete",
+            values=[0.25],
+            params={"x": 0.5},
+            metrics={"loss": 0.25, "acc": 0.8},  # after the latest step of each key
+            timestamp=2,
+        )
+        assert (done.state, done.values, done.params) == ("complete", [0.25], {"x": 0.5})
+        assert [(p.step, p.value) for p in store.metric_history(run.id, "loss")] == [
+            (0, 0.9),
+            (1, 0.25),
+        ]
+        assert [(p.step, p.value) for p in store.metric_history(run.id, "acc")] == [(0, 0.8)]
+        store.finish_trial(sweep.id, 1, run_id=run.id, state="fail", params={"x": 0.1})
+        assert [(t.number, t.state) for t in store.list_sweep_trials(sweep.id)] == [
+            (0, "complete"),
+            (1, "fail"),
+        ]
+        with pytest.raises(NotFound):
+            store.finish_trial("0" * 32, 0, run_id=run.id, state="complete", values=[1.0])
+        with pytest.raises(InvalidInput):
+            store.finish_trial(sweep.id, 2, run_id=run.id, state="complete", metrics={"": 1.0})
 
     @pytest.mark.parametrize(
         ("change", "message"),

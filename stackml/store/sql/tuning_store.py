@@ -15,12 +15,16 @@ from collections.abc import Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, select, update
+from sqlalchemy import Connection, Table, bindparam, select, update
+from sqlalchemy.exc import IntegrityError
 
 from stackml._internal.timeutil import now_ms
 from stackml.errors import AlreadyExists, InvalidInput, NotFound
-from stackml.store.sql import inputs, models_tuning
+from stackml.store.entities import MetricPoint
+from stackml.store.sql import inputs, models_tuning, runs
+from stackml.store.sql import metrics as sql_metrics
 from stackml.store.sql.engine import Database, dialect_insert
+from stackml.store.sql.snapshots import LATEST
 from stackml.store.tuning_base import (
     SWEEP_STATES,
     TRIAL_STATES,
@@ -60,6 +64,64 @@ def _trial(row: Any) -> SweepTrial:
     return SweepTrial(
         row.sweep_id, row.number, row.run_id, row.state, values, dict(row.params), row.updated_at
     )
+
+
+def _is_id(sweep_id: str) -> bool:
+    """Whether ``sweep_id`` has the shape of a sweep id (32 hex digits)."""
+    return isinstance(sweep_id, str) and len(sweep_id) == 32 and sweep_id.isalnum()
+
+
+#: Statements built once and executed with parameters: SQLAlchemy then reuses their compiled
+#: form, where a statement built with its values inside would be keyed and compiled anew.
+_CLAIM = (
+    update(SWEEPS)
+    .where(
+        SWEEPS.c.id == bindparam("target"),
+        SWEEPS.c.state == "running",
+        SWEEPS.c.claimed < SWEEPS.c.budget,
+    )
+    .values(claimed=SWEEPS.c.claimed + 1, updated_at=bindparam("now"))
+    .returning(SWEEPS.c.claimed)
+)
+_TRIAL_UPSERTS: dict[str, Any] = {}
+
+
+def _trial_upsert(conn: Connection) -> Any:
+    """The mirror row's ``INSERT … ON CONFLICT DO UPDATE`` for the connection's dialect."""
+    stmt = _TRIAL_UPSERTS.get(conn.dialect.name)
+    if stmt is None:
+        insert = dialect_insert(conn, TRIALS)
+        stmt = insert.on_conflict_do_update(
+            index_elements=["sweep_id", "number"],
+            set_={
+                k: insert.excluded[k] for k in ("run_id", "state", "values", "params", "updated_at")
+            },
+        )
+        _TRIAL_UPSERTS[conn.dialect.name] = stmt
+    return stmt
+
+
+def _upsert_trial(
+    conn: Connection,
+    sweep_id: str,
+    number: int,
+    run_id: str,
+    state: str,
+    values: list[float] | None,
+    params: dict[str, Any],
+) -> SweepTrial:
+    """Insert or replace the mirror row of trial ``number`` inside the caller's transaction."""
+    row = {
+        "sweep_id": sweep_id,
+        "number": number,
+        "run_id": run_id,
+        "state": state,
+        "values": values,
+        "params": params,
+        "updated_at": now_ms(),
+    }
+    conn.execute(_trial_upsert(conn), row)
+    return _trial(SimpleNamespace(**row))
 
 
 def _json_doc(value: Mapping[str, Any], what: str) -> dict[str, Any]:
@@ -197,20 +259,14 @@ class SqlSweepStore(SweepStore):
 
     def claim_trial_slot(self, sweep_id: str) -> int | None:
         def work(conn: Connection) -> int | None:
-            found = self._find(conn, sweep_id)
-            done = conn.execute(
-                update(SWEEPS)
-                .where(
-                    SWEEPS.c.id == found.id,
-                    SWEEPS.c.state == "running",
-                    SWEEPS.c.claimed < SWEEPS.c.budget,
-                )
-                .values(claimed=SWEEPS.c.claimed + 1, updated_at=now_ms())
-            )
-            if done.rowcount != 1:
+            # An id goes straight to the conditional UPDATE (one statement per claim); a
+            # ``project/name`` reference, or no row updated, looks the sweep up first.
+            target = sweep_id if _is_id(sweep_id) else self._find(conn, sweep_id).id
+            claimed = conn.execute(_CLAIM, {"target": target, "now": now_ms()}).first()
+            if claimed is None:
+                self._find(conn, sweep_id)  # NotFound for a sweep that does not exist
                 return None
-            claimed = conn.execute(select(SWEEPS.c.claimed).where(SWEEPS.c.id == found.id))
-            return int(claimed.scalar_one()) - 1
+            return int(claimed[0]) - 1
 
         return self._db.transact(work, write=True, what="claim trial slot")
 
@@ -226,27 +282,55 @@ class SqlSweepStore(SweepStore):
     ) -> SweepTrial:
         clean = check_trial_fields(number, run_id, state, values)
         doc = _json_doc(params or {}, "trial params")
+        return self._db.transact(
+            lambda c: _upsert_trial(
+                c, self._find(c, sweep_id).id, number, run_id, state, clean, doc
+            ),
+            write=True,
+            what="record trial",
+        )
+
+    def finish_trial(
+        self,
+        sweep_id: str,
+        number: int,
+        *,
+        run_id: str,
+        state: str,
+        values: Sequence[float] | None = None,
+        params: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, float] | None = None,
+        timestamp: int | None = None,
+    ) -> SweepTrial:
+        clean = check_trial_fields(number, run_id, state, values)
+        doc = _json_doc(params or {}, "trial params")
+        run_id = inputs.identifier(run_id)
+        final = {inputs.key(k, what="metric key"): v for k, v in (metrics or {}).items()}
+        stamp = now_ms() if timestamp is None else timestamp
 
         def work(conn: Connection) -> SweepTrial:
-            found = self._find(conn, sweep_id)
-            row = {
-                "sweep_id": found.id,
-                "number": number,
-                "run_id": run_id,
-                "state": state,
-                "values": clean,
-                "params": doc,
-                "updated_at": now_ms(),
-            }
-            stmt = dialect_insert(conn, TRIALS).values(**row)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["sweep_id", "number"],
-                set_={k: stmt.excluded[k] for k in row if k not in ("sweep_id", "number")},
-            )
-            conn.execute(stmt)
-            return _trial(SimpleNamespace(**row))
+            if final:
+                runs.require_run(conn, run_id, share_lock=True)
+                latest = dict(
+                    conn.execute(
+                        select(LATEST.c.key, LATEST.c.step).where(
+                            LATEST.c.run_id == run_id, LATEST.c.key.in_(list(final))
+                        )
+                    ).all()
+                )
+                points = [
+                    MetricPoint(k, v, latest[k] + 1 if k in latest else 0, stamp)
+                    for k, v in final.items()
+                ]
+                rows, folds = sql_metrics.prepare(run_id, sql_metrics.group(points))
+                sql_metrics.write(conn, run_id, rows, folds)
+            found = sweep_id if _is_id(sweep_id) else self._find(conn, sweep_id).id
+            try:
+                return _upsert_trial(conn, found, number, run_id, state, clean, doc)
+            except IntegrityError as exc:  # the foreign key: an id that names no sweep
+                raise NotFound(f"no sweep {sweep_id!r}") from exc
 
-        return self._db.transact(work, write=True, what="record trial")
+        return self._db.transact(work, write=True, what="finish trial")
 
     def list_sweep_trials(self, sweep_id: str) -> list[SweepTrial]:
         def work(conn: Connection) -> list[SweepTrial]:
