@@ -14,6 +14,7 @@ server).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -45,9 +46,22 @@ class Settings(BaseSettings):
     allowed_hosts: str = ""
 
 
+_settings_cache: dict[tuple[tuple[str, str], ...], Settings] = {}
+
+
 def get_settings() -> Settings:
-    """Read the settings from the environment now (not cached: tests change variables)."""
-    return Settings()
+    """The settings the environment holds now.
+
+    Building them parses every ``STACKML_*`` variable, so they are kept per distinct set of
+    those variables: a changed variable gives fresh settings at once. Treat them as read-only.
+    """
+    key = tuple(sorted((k, v) for k, v in os.environ.items() if k.upper().startswith("STACKML_")))
+    settings = _settings_cache.get(key)
+    if settings is None:
+        if len(_settings_cache) > 64:  # environments that keep changing: stay small
+            _settings_cache.clear()
+        settings = _settings_cache[key] = Settings()
+    return settings
 
 
 @dataclass(frozen=True)
