@@ -5,7 +5,9 @@ Both servers run as subprocesses on loopback over SQLite files holding the same 
 with a ``loss`` metric of ``--points`` points, and ``--runs`` runs with two params and an
 ``acc`` metric each. stackml's store is filled through its own API; MLflow's tables are filled
 with bulk inserts through MLflow's own ORM models (its client would take hours for a million
-points). Each figure is the median of ``--repeat`` HTTP calls after a warm-up call.
+points). Both servers run at once; each figure is the median of ``--repeat`` HTTP calls after a
+warm-up call, and the runs-table calls of the two tools alternate, so that on a shared machine
+both see the same load (the load average is printed before and after).
 
 Compared calls:
 
@@ -21,6 +23,8 @@ Usage: ``python benchmarks/bench_ui.py [--points 1000000] [--runs 10000] [--repe
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import shutil
 import socket
 import statistics
@@ -29,7 +33,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -39,6 +43,7 @@ FILTER_STACKML = "metrics.acc > 0.5 and params.opt = 'adam'"
 FILTER_MLFLOW = "metrics.acc > 0.5 and params.opt = 'adam'"
 PAGE = 50
 T0 = 1_700_000_000_000
+SETTLE_S = 15.0
 
 
 def _free_port() -> int:
@@ -62,14 +67,28 @@ def _wait(url: str, proc: subprocess.Popen[bytes], timeout: float = 120.0) -> No
     raise SystemExit(f"server at {url} did not become ready")
 
 
+def _timed(call: Callable[[], httpx.Response]) -> float:
+    start = time.perf_counter()
+    call().raise_for_status()
+    return time.perf_counter() - start
+
+
 def _median_ms(call: Callable[[], httpx.Response], repeat: int) -> float:
     call().raise_for_status()  # warm caches and connections
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        call().raise_for_status()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+    return statistics.median(_timed(call) for _ in range(repeat)) * 1000
+
+
+def _paired_median_ms(
+    ours: Callable[[], httpx.Response], theirs: Callable[[], httpx.Response], repeat: int
+) -> tuple[float, float]:
+    """Medians of two calls timed in alternation (each warmed first)."""
+    ours().raise_for_status()
+    theirs().raise_for_status()
+    pairs = [(_timed(ours), _timed(theirs)) for _ in range(repeat)]
+    return (
+        statistics.median(p[0] for p in pairs) * 1000,
+        statistics.median(p[1] for p in pairs) * 1000,
+    )
 
 
 def _series(points: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -194,116 +213,16 @@ def fill_mlflow(db: Path, points: int, runs: int) -> tuple[str, str]:
     return long_id, table_exp
 
 
-def bench_stackml(root: Path, run_id: str, repeat: int) -> dict[str, float]:
+@contextlib.contextmanager
+def _server(args: list[str], health: str) -> Iterator[str]:
+    """Start a server subprocess, wait for ``health`` to answer, yield its base URL."""
     port = _free_port()
-    exe = Path(sys.executable).with_name("stackml")
-    proc = subprocess.Popen(
-        [
-            str(exe),
-            "server",
-            "--port",
-            str(port),
-            "--backend-store",
-            str(root),
-            "--log-level",
-            "warning",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    command = [a.replace("{port}", str(port)) for a in args]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait(f"{url}/health", proc)
-        with httpx.Client(base_url=url, timeout=120) as c:
-            series = f"/api/v1/runs/{run_id}/metrics/series"
-            return {
-                "run_page": _median_ms(lambda: c.get(f"/runs/{run_id}"), repeat),
-                "chart": _median_ms(
-                    lambda: c.get(series, params={"key": "loss", "max_points": 1000}), repeat
-                ),
-                "chart_zoom": _median_ms(
-                    lambda: c.get(
-                        series,
-                        params={
-                            "key": "loss",
-                            "max_points": 1000,
-                            "start_step": 500_000,
-                            "end_step": 510_000,
-                        },
-                    ),
-                    repeat,
-                ),
-                "table": _median_ms(
-                    lambda: c.get("/runs", params={"project": "table", "limit": PAGE}), repeat
-                ),
-                "table_filtered": _median_ms(
-                    lambda: c.get(
-                        "/runs",
-                        params={"project": "table", "limit": PAGE, "filter": FILTER_STACKML},
-                    ),
-                    repeat,
-                ),
-                "table_sorted": _median_ms(
-                    lambda: c.get(
-                        "/runs",
-                        params={
-                            "project": "table",
-                            "limit": PAGE,
-                            "sort": "metrics.`acc`",
-                            "dir": "desc",
-                        },
-                    ),
-                    repeat,
-                ),
-            }
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
-def bench_mlflow(db: Path, run_id: str, exp_id: str, repeat: int) -> dict[str, float]:
-    port = _free_port()
-    exe = Path(sys.executable).with_name("mlflow")
-    proc = subprocess.Popen(
-        [
-            str(exe),
-            "server",
-            "--backend-store-uri",
-            f"sqlite:///{db}",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--default-artifact-root",
-            str(db.parent / "mlartifacts"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    api = f"{url}/api/2.0/mlflow"
-    try:
-        _wait(f"{url}/health", proc)
-        with httpx.Client(timeout=900) as c:
-
-            def search(**extra: object) -> httpx.Response:
-                body = {"experiment_ids": [exp_id], "max_results": PAGE, **extra}
-                return c.post(f"{api}/runs/search", json=body)
-
-            history = _median_ms(
-                lambda: c.get(
-                    f"{api}/metrics/get-history", params={"run_id": run_id, "metric_key": "loss"}
-                ),
-                max(3, repeat // 5),
-            )
-            return {
-                "chart": history,
-                "table": _median_ms(search, repeat),
-                "table_filtered": _median_ms(lambda: search(filter=FILTER_MLFLOW), repeat),
-                "table_sorted": _median_ms(lambda: search(order_by=["metrics.acc DESC"]), repeat),
-            }
+        _wait(f"{url}{health}", proc)
+        yield url
     finally:
         proc.terminate()
         try:
@@ -312,38 +231,131 @@ def bench_mlflow(db: Path, run_id: str, exp_id: str, repeat: int) -> dict[str, f
             proc.kill()
 
 
+def stackml_server(root: Path) -> contextlib.AbstractContextManager[str]:
+    exe = Path(sys.executable).with_name("stackml")
+    args = [str(exe), "server", "--port", "{port}", "--backend-store", str(root)]
+    return _server([*args, "--log-level", "warning"], "/health")
+
+
+def mlflow_server(db: Path) -> contextlib.AbstractContextManager[str]:
+    exe = Path(sys.executable).with_name("mlflow")
+    args = [
+        str(exe),
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{db}",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--workers",
+        "1",
+        "--default-artifact-root",
+        str(db.parent / "mlartifacts"),
+    ]
+    return _server(args, "/health")
+
+
+def stackml_calls(
+    c: httpx.Client, run_id: str, points: int
+) -> dict[str, Callable[[], httpx.Response]]:
+    """The calls timed on stackml, by figure name (the zoom is 10,000 steps mid-series)."""
+    series = f"/api/v1/runs/{run_id}/metrics/series"
+    middle = points // 2
+    zoom = {"key": "loss", "max_points": 1000, "start_step": middle, "end_step": middle + 10_000}
+    table = {"project": "table", "limit": PAGE}
+    return {
+        "run_page": lambda: c.get(f"/runs/{run_id}"),
+        "chart": lambda: c.get(series, params={"key": "loss", "max_points": 1000}),
+        "chart_zoom": lambda: c.get(series, params=zoom),
+        "table": lambda: c.get("/runs", params=table),
+        "table_filtered": lambda: c.get("/runs", params={**table, "filter": FILTER_STACKML}),
+        "table_sorted": lambda: c.get(
+            "/runs", params={**table, "sort": "metrics.`acc`", "dir": "desc"}
+        ),
+    }
+
+
+def mlflow_calls(
+    c: httpx.Client, api: str, run_id: str, exp_id: str
+) -> dict[str, Callable[[], httpx.Response]]:
+    """The same views through MLflow's REST API, by the stackml figure they compare with."""
+
+    def search(**extra: object) -> httpx.Response:
+        body = {"experiment_ids": [exp_id], "max_results": PAGE, **extra}
+        return c.post(f"{api}/runs/search", json=body)
+
+    return {
+        "chart": lambda: c.get(
+            f"{api}/metrics/get-history", params={"run_id": run_id, "metric_key": "loss"}
+        ),
+        "table": search,
+        "table_filtered": lambda: search(filter=FILTER_MLFLOW),
+        "table_sorted": lambda: search(order_by=["metrics.acc DESC"]),
+    }
+
+
+def _load() -> str:
+    return "load average " + " / ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args()
+    try:
+        import mlflow  # noqa: F401
+
+        have_mlflow = True
+    except ImportError:
+        have_mlflow = False
+        print("mlflow not installed (pip install -e '.[bench]'): no comparison")
     work = Path(tempfile.mkdtemp(prefix="bench-ui-"))
     try:
         start = time.perf_counter()
         run_id = fill_stackml(work / "stackml", args.points, args.runs)
         print(f"stackml store filled in {time.perf_counter() - start:.1f} s", flush=True)
-        ours = bench_stackml(work / "stackml", run_id, args.repeat)
-        for name, ms in ours.items():
-            print(f"stackml {name:15s} {ms:9.1f} ms", flush=True)
-        try:
-            import mlflow  # noqa: F401
-        except ImportError:
-            print("mlflow not installed (pip install -e '.[bench]'): no comparison")
+        if have_mlflow:
+            start = time.perf_counter()
+            ml_run, ml_exp = fill_mlflow(work / "mlflow.db", args.points, args.runs)
+            print(f"mlflow store filled in {time.perf_counter() - start:.1f} s", flush=True)
+        with contextlib.ExitStack() as stack:
+            url = stack.enter_context(stackml_server(work / "stackml"))
+            c = stack.enter_context(httpx.Client(base_url=url, timeout=120))
+            ours_calls = stackml_calls(c, run_id, args.points)
+            theirs_calls: dict[str, Callable[[], httpx.Response]] = {}
+            if have_mlflow:
+                ml_url = stack.enter_context(mlflow_server(work / "mlflow.db"))
+                ml = stack.enter_context(httpx.Client(timeout=900))
+                theirs_calls = mlflow_calls(ml, f"{ml_url}/api/2.0/mlflow", ml_run, ml_exp)
+            # MLflow's server starts job-queue consumer processes after it answers: let such
+            # start-up work finish before timing anything.
+            time.sleep(SETTLE_S)
+            print(_load(), flush=True)
+            ours: dict[str, float] = {}
+            theirs: dict[str, float] = {}
+            for name, call in ours_calls.items():
+                peer = theirs_calls.get(name)
+                if peer is None:
+                    ours[name] = _median_ms(call, args.repeat)
+                elif name == "chart":  # MLflow's full history is slow: fewer repeats
+                    ours[name] = _median_ms(call, args.repeat)
+                    theirs[name] = _median_ms(peer, max(3, args.repeat // 5))
+                else:  # interleaved, so both see the same load on a shared machine
+                    ours[name], theirs[name] = _paired_median_ms(call, peer, args.repeat)
+                line = f"stackml {name:15s} {ours[name]:9.1f} ms"
+                if name in theirs:
+                    line += f"   mlflow {theirs[name]:9.1f} ms  ({theirs[name] / ours[name]:.0f}x)"
+                print(line, flush=True)
+            print(_load(), flush=True)
+        if not have_mlflow:
             print(f"RESULT chart {ours['chart']:.1f} ms, table {ours['table']:.1f} ms")
             return
-        start = time.perf_counter()
-        ml_run, ml_exp = fill_mlflow(work / "mlflow.db", args.points, args.runs)
-        print(f"mlflow store filled in {time.perf_counter() - start:.1f} s", flush=True)
-        theirs = bench_mlflow(work / "mlflow.db", ml_run, ml_exp, args.repeat)
-        for name, ms in theirs.items():
-            print(
-                f"mlflow  {name:15s} {ms:9.1f} ms  (stackml {ours[name] / 1:.1f} ms, "
-                f"{ms / ours[name]:.0f}x)",
-                flush=True,
-            )
-        worst_table = max(ours[k] for k in ("table", "table_filtered", "table_sorted"))
-        table_ratio = min(theirs[k] / ours[k] for k in ("table", "table_filtered", "table_sorted"))
+        tables = ("table", "table_filtered", "table_sorted")
+        worst_table = max(ours[k] for k in tables)
+        table_ratio = min(theirs[k] / ours[k] for k in tables)
         chart_ratio = theirs["chart"] / ours["chart"]
         print(
             f"RESULT {args.points:,}-point chart data: stackml {ours['chart']:.1f} ms vs "

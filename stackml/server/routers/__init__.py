@@ -38,6 +38,9 @@ from stackml.server.routers import (
 
 ROUTERS = (
     health.router,
+    # The runs table is the UI's home and busiest page: match its few paths (none under /api)
+    # before the API's many routes, which every request would otherwise try first.
+    ui_pages.router,
     projects.router,
     experiments.router,
     runs.router,
@@ -59,7 +62,6 @@ ROUTERS = (
     # The web UI last: its pages live under / beside the API.
     ui_charts.router,
     ui_session.router,
-    ui_pages.router,
     ui_jobs.router,
     ui_datasets.router,
     ui_pipelines.router,

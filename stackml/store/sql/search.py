@@ -4,23 +4,45 @@ Every value and key a user typed becomes a bound parameter; only column names fr
 allow-list appear in the SQL text. Each distinct ``metrics.X``/``params.X``/``tags.X`` in the
 order gets one LEFT OUTER JOIN on its summary/param/tag row and each filter term one correlated
 EXISTS, so one query selects and sorts the page; the page's params, tags and metric summaries
-are then read in bulk (one query each), never per run.
+are then read in bulk by one more query (a UNION ALL of the three tables), never per run.
+
+A query's parsed and built statement is cached (:func:`_plan`, keyed by project, experiments,
+filter text and order), with the page's limit and offset bound per call, so SQLAlchemy reuses
+its compiled SQL: re-reading or paging a runs table costs two prepared queries.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Float,
+    Integer,
+    Select,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from stackml.errors import InvalidInput
-from stackml.store.entities import RunPage
+from stackml.store.entities import MetricSummary, Run, RunPage, RunStatus
 from stackml.store.filter import (
     NULL_OPS,
     Comparison,
@@ -30,11 +52,17 @@ from stackml.store.filter import (
     parse_order_by,
 )
 from stackml.store.sql import inputs
-from stackml.store.sql.runs import chunks, load_runs
+from stackml.store.sql.runs import chunks
 from stackml.store.sql.snapshots import LATEST, PARAMS, RUNS, TAGS
 
 MAX_LIMIT = 50_000
 _TABLES = {"metric": LATEST, "param": PARAMS, "tag": TAGS}
+_STATUSES = {status.value: status for status in RunStatus}
+#: Distinct queries whose parsed and built statements are kept (a table view, re-paged or
+#: refreshed, reuses its statement and SQLAlchemy's compiled form of it).
+_PLAN_CACHE = 256
+_LIMIT = bindparam("page_limit", type_=Integer)
+_OFFSET = bindparam("page_offset", type_=Integer)
 
 
 class _Joins:
@@ -193,41 +221,26 @@ def decode_page_token(token: str, digest: str) -> int:
     return offset
 
 
-def _rows_in_order(conn: Connection, ids: Sequence[str]) -> list[Any]:
-    by_id: dict[str, Any] = {}
-    for chunk in chunks(ids):
-        by_id.update(
-            (row.id, row) for row in conn.execute(select(RUNS).where(RUNS.c.id.in_(chunk)))
-        )
-    return [by_id[run_id] for run_id in ids if run_id in by_id]
+@dataclass(frozen=True)
+class _Plan:
+    """A compiled search: its page statement (limit and offset bound per call) and digest."""
+
+    statement: Select[Any]
+    narrow: bool
+    digest: str
 
 
-def search_runs(
-    conn: Connection,
-    *,
+@functools.lru_cache(maxsize=_PLAN_CACHE)
+def _plan(
     project: str | None,
-    experiment_ids: Sequence[str] | None,
+    experiment_ids: tuple[str, ...] | None,
     filter_text: str | None,
-    order_by: Sequence[str] | None,
-    limit: int,
-    page_token: str | None,
-) -> RunPage:
-    """Run a search: parse, compile, select one page, then load the page's details in bulk."""
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-        raise InvalidInput(f"limit must be an integer from 1 to {MAX_LIMIT}, not {limit!r}")
-    if isinstance(order_by, str):
-        raise InvalidInput("order_by must be a list of order keys, not a single string")
-    if experiment_ids is not None and (
-        isinstance(experiment_ids, str) or not all(isinstance(e, str) for e in experiment_ids)
-    ):
-        raise InvalidInput("experiment_ids must be a list of experiment ids")
-    if project is not None:
-        inputs.name(project, "project name")
+    order_by: tuple[str, ...],
+) -> _Plan:
+    """Parse and build the page statement of a query (cached: the same table view, paged or
+    refreshed, reuses the statement and SQLAlchemy's compiled form of it)."""
     node = parse_filter(filter_text)
-    order_keys = [parse_order_by(text) for text in order_by or []]
-    digest = _query_digest(project, experiment_ids, filter_text, order_by)
-    offset = 0 if page_token is None else decode_page_token(page_token, digest)
-
+    order_keys = [parse_order_by(text) for text in order_by]
     joins = _Joins()
     conditions: list[ColumnElement[bool]] = []
     if project is not None:
@@ -240,21 +253,149 @@ def search_runs(
     for key in order_keys:
         ordering.extend(_order_columns(key, joins))
     ordering.extend([RUNS.c.start_time.desc(), RUNS.c.id])
-
     # Ordering by a joined value sorts every match: sort ids only, then read the page's rows
     # (a narrow sort is cheaper than one carrying whole run rows).
     narrow = bool(joins.aliases)
     query = joins.apply(select(RUNS.c.id if narrow else RUNS).select_from(RUNS))
     if conditions:
         query = query.where(and_(*conditions))
-    query = query.order_by(*ordering).limit(limit + 1).offset(offset)
-    rows = conn.execute(query).all()
-    if narrow:
+    query = query.order_by(*ordering).limit(_LIMIT).offset(_OFFSET)
+    digest = _query_digest(project, experiment_ids, filter_text, order_by)
+    return _Plan(query, narrow, digest)
+
+
+def _null(type_: Any) -> Any:
+    return cast(null(), type_)
+
+
+_IDS = bindparam("ids", expanding=True)
+#: The page's runs by id (after a narrow sort picked their ids).
+_RUN_ROWS = select(RUNS).where(RUNS.c.id.in_(_IDS))
+#: Params, tags and metric summaries of a page's runs in one round trip: one UNION ALL,
+#: built once so its compiled form is cached. Column 0 says which table a row comes from.
+_DETAILS = union_all(
+    select(
+        literal_column("0"),
+        PARAMS.c.run_id,
+        PARAMS.c.key,
+        PARAMS.c.value,
+        *(_null(t) for t in (Float, BigInteger, BigInteger, Float, Float, BigInteger)),
+    ).where(PARAMS.c.run_id.in_(_IDS)),
+    select(
+        literal_column("1"),
+        TAGS.c.run_id,
+        TAGS.c.key,
+        TAGS.c.value,
+        *(_null(t) for t in (Float, BigInteger, BigInteger, Float, Float, BigInteger)),
+    ).where(TAGS.c.run_id.in_(_IDS)),
+    select(
+        literal_column("2"),
+        LATEST.c.run_id,
+        LATEST.c.key,
+        _null(Text),
+        LATEST.c.value,
+        LATEST.c.step,
+        LATEST.c.timestamp,
+        LATEST.c.min_value,
+        LATEST.c.max_value,
+        LATEST.c.count,
+    ).where(LATEST.c.run_id.in_(_IDS)),
+)
+
+
+def _rows_in_order(conn: Connection, ids: Sequence[str]) -> list[Any]:
+    by_id: dict[str, Any] = {}
+    for chunk in chunks(ids):
+        by_id.update((row.id, row) for row in conn.execute(_RUN_ROWS, {"ids": list(chunk)}))
+    return [by_id[run_id] for run_id in ids if run_id in by_id]
+
+
+def load_page(conn: Connection, rows: Sequence[Any]) -> list[Run]:
+    """Runs of page rows (in their order) with params, tags and metric summaries, read in one
+    query per chunk of ids (one in all for a page of the UI's or API's size)."""
+    ids = [row.id for row in rows]
+    params: dict[str, dict[str, str]] = {run_id: {} for run_id in ids}
+    tags: dict[str, dict[str, str]] = {run_id: {} for run_id in ids}
+    metrics: dict[str, dict[str, MetricSummary]] = {run_id: {} for run_id in ids}
+    nan = math.nan
+    for chunk in chunks(ids):
+        for row in conn.execute(_DETAILS, {"ids": list(chunk)}).all():
+            kind, run_id, key, text, value, step, stamp, low, high, count = row
+            if kind == 2:
+                metrics[run_id][key] = MetricSummary(
+                    key,
+                    nan if value is None else value,
+                    step,
+                    stamp,
+                    nan if low is None else low,
+                    nan if high is None else high,
+                    count,
+                )
+            elif kind == 0:
+                params[run_id][key] = text
+            else:
+                tags[run_id][key] = text
+    return [
+        Run(
+            r.id,
+            r.project,
+            r.experiment_id,
+            r.name,
+            _STATUSES[r.status],
+            r.start_time,
+            r.end_time,
+            r.user,
+            r.parent_id,
+            params[r.id],
+            tags[r.id],
+            metrics[r.id],
+        )
+        for r in rows
+    ]
+
+
+def search_runs(
+    conn: Connection,
+    *,
+    project: str | None,
+    experiment_ids: Sequence[str] | None,
+    filter_text: str | None,
+    order_by: Sequence[str] | None,
+    limit: int,
+    page_token: str | None,
+) -> RunPage:
+    """Run a search: one query selects the page, one more reads its params, tags and metric
+    summaries (parsing and building the statement are cached per distinct query)."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be an integer from 1 to {MAX_LIMIT}, not {limit!r}")
+    if isinstance(order_by, str):
+        raise InvalidInput("order_by must be a list of order keys, not a single string")
+    if experiment_ids is not None and (
+        isinstance(experiment_ids, str) or not all(isinstance(e, str) for e in experiment_ids)
+    ):
+        raise InvalidInput("experiment_ids must be a list of experiment ids")
+    if project is not None:
+        inputs.name(project, "project name")
+    # The plan cache needs hashable text: let the parser word the error for anything else.
+    if filter_text is not None and not isinstance(filter_text, str):
+        parse_filter(filter_text)
+    for text in order_by or ():
+        if not isinstance(text, str):
+            parse_order_by(text)
+    plan = _plan(
+        project,
+        None if experiment_ids is None else tuple(experiment_ids),
+        filter_text,
+        tuple(order_by or ()),
+    )
+    offset = 0 if page_token is None else decode_page_token(page_token, plan.digest)
+    rows = conn.execute(plan.statement, {"page_limit": limit + 1, "page_offset": offset}).all()
+    if plan.narrow:
         rows = _rows_in_order(conn, [row.id for row in rows])
     more = len(rows) > limit
-    runs = load_runs(conn, rows[:limit])
-    next_token = encode_page_token(offset + limit, digest) if more else None
+    runs = load_page(conn, rows[:limit])
+    next_token = encode_page_token(offset + limit, plan.digest) if more else None
     return RunPage(runs=runs, next_page_token=next_token)
 
 
-__all__ = ["compile_filter", "decode_page_token", "encode_page_token", "search_runs"]
+__all__ = ["compile_filter", "decode_page_token", "encode_page_token", "load_page", "search_runs"]
