@@ -4,27 +4,34 @@ Re-adding a folder re-hashes only files whose size, modification time or inode c
 cache is a hint, never trusted blindly: an entry is used only when all four match, entries
 written while the file's mtime was within :data:`RACY_SECONDS` of the clock are not kept
 (an edit in the same timestamp tick would go unseen, the "racy clean" problem git also
-guards against), a blob the cache names must still exist in the store, and ``verify=True``
+guards against), a blob the cache names must still be in the store, and ``verify=True``
 bypasses it entirely.
+
+"Still in the store" is checked cheaply: each entry remembers the *epoch* of the store it
+was stored in (see :func:`stackml.store.blobs.local.blob_epoch`), a token a local store
+replaces before any blob leaves it (``gc``, ``fsck --quarantine``, a delete). An entry whose
+epoch is the store's current one names a blob that was stored, durably, and has not been
+removed through stackml since, so it needs no per-blob check; any other entry is checked
+against the store first.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 RACY_SECONDS = 2.0
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class FileStamp:
+class FileStamp(NamedTuple):
     """What identifies a file's content cheaply."""
 
     size: int
@@ -33,7 +40,24 @@ class FileStamp:
 
     @classmethod
     def of(cls, st: os.stat_result) -> FileStamp:
+        """The stamp of a ``stat`` result."""
         return cls(st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+class CachedHash(NamedTuple):
+    """A cache entry: the file's stamp when hashed, its hash, and the store epoch it was
+    stored under (``""`` when unknown)."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    inode: int
+    hash: str
+    epoch: str
+
+
+# Rows become entries without a Python-level constructor call each (there may be 100,000s).
+_entry_of_row = functools.partial(tuple.__new__, CachedHash)
 
 
 def default_cache_path() -> Path:
@@ -42,8 +66,12 @@ def default_cache_path() -> Path:
     return Path(base) / "stackml" / "hashes.db"
 
 
+# A table of its own (not the older ``hashes``): its rows carry the store epoch.
+_TABLE = "file_hashes"
+
+
 class HashCache:
-    """Path -> (stamp, hash), in a small SQLite file. Safe to share between threads.
+    """Path -> (stamp, hash, epoch), in a small SQLite file. Safe to share between threads.
 
     A cache that cannot be opened, read or written (a locked or damaged file, a read-only
     home) behaves as an empty one: files are then simply hashed, never skipped.
@@ -56,16 +84,21 @@ class HashCache:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+            # A hint needs no fsync per update: WAL with synchronous=NORMAL stays consistent
+            # through a crash and at worst forgets the last updates (those files are hashed
+            # again). Entries are written only after their blobs were made durable.
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
             with conn:
                 conn.execute(
-                    "CREATE TABLE IF NOT EXISTS hashes (path TEXT PRIMARY KEY, size INTEGER, "
-                    "mtime_ns INTEGER, inode INTEGER, hash TEXT)"
+                    f"CREATE TABLE IF NOT EXISTS {_TABLE} (path TEXT PRIMARY KEY, size INTEGER, "
+                    "mtime_ns INTEGER, inode INTEGER, hash TEXT, epoch TEXT)"
                 )
             self._conn = conn
         except (OSError, sqlite3.Error) as error:
             logger.debug("hash cache %s unavailable: %s", self.path, error)
 
-    def lookup_under(self, root: Path) -> dict[str, tuple[FileStamp, str]]:
+    def lookup_under(self, root: Path) -> dict[str, CachedHash]:
         """Every cached entry for files under ``root`` (one query, not one per file)."""
         prefix = str(root.absolute()).rstrip(os.sep) + os.sep
         if self._conn is None:
@@ -73,20 +106,25 @@ class HashCache:
         try:
             with self._lock:
                 rows = self._conn.execute(
-                    "SELECT path, size, mtime_ns, inode, hash FROM hashes "
+                    f"SELECT path, size, mtime_ns, inode, hash, COALESCE(epoch, '') FROM {_TABLE} "
                     "WHERE path >= ? AND path < ?",
                     (prefix, prefix[:-1] + chr(ord(os.sep) + 1)),
                 ).fetchall()
         except sqlite3.Error as error:
             logger.debug("hash cache %s unreadable: %s", self.path, error)
             return {}
-        return {p: (FileStamp(s, m, i), h) for p, s, m, i, h in rows}
+        return {entry.path: entry for entry in map(_entry_of_row, rows)}
 
-    def store(self, entries: Iterable[tuple[str, FileStamp, str]]) -> None:
-        """Remember hashes, skipping files modified too recently to be trusted later."""
+    def store(self, entries: Iterable[tuple[str, FileStamp, str]], *, epoch: str = "") -> None:
+        """Remember hashes, skipping files modified too recently to be trusted later.
+
+        Args:
+            entries: ``(absolute path, stamp, hash)`` of files whose blobs are stored durably.
+            epoch: the store's epoch when those blobs were known to be stored (``""``: none).
+        """
         horizon = time.time_ns() - int(RACY_SECONDS * 1e9)
         rows = [
-            (path, st.size, st.mtime_ns, st.inode, digest)
+            (path, st.size, st.mtime_ns, st.inode, digest, epoch)
             for path, st, digest in entries
             if st.mtime_ns < horizon
         ]
@@ -94,11 +132,14 @@ class HashCache:
             return
         try:
             with self._lock, self._conn:
-                self._conn.executemany("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?)", rows)
+                self._conn.executemany(
+                    f"INSERT OR REPLACE INTO {_TABLE} VALUES (?, ?, ?, ?, ?, ?)", rows
+                )
         except sqlite3.Error as error:
             logger.debug("hash cache %s not updated: %s", self.path, error)
 
     def close(self) -> None:
+        """Close the database (the cache behaves as an empty one afterwards)."""
         with self._lock:
             if self._conn is not None:
                 self._conn.close()

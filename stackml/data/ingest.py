@@ -12,8 +12,12 @@ store's contract and layout:
   stale hash.
 * Content already stored is neither written nor copied (it is deduplicated before any
   write); new blobs are written to the store's ``tmp/`` and renamed into place atomically.
-* Durability is batched: instead of one fsync per blob, :func:`sync_store` flushes the store's
-  file system once, and the caller commits the version row only after that.
+* Durability is batched: instead of one fsync per blob, :meth:`LocalIngest.sync` flushes the
+  store's file system once (or fsyncs each blob when only a few were written), and the caller
+  commits the version row only after that. Until then a crash can leave a blob torn at its
+  address; no row names it, and the next add that meets it finds its size wrong (a write cut
+  short leaves a shorter or empty file) and writes it again. ``get`` and ``stackml fsck``
+  re-hash what they read, so anything else is caught there.
 * On the way out, every blob is verified against its hash before it is written to the
   destination.
 """
@@ -37,6 +41,8 @@ from stackml.store.blobs.local import layout_depth
 
 #: Files up to this size are read whole; larger ones are memory-mapped and copied.
 SMALL_FILE = 4 << 20
+#: Up to this many blobs, :meth:`LocalIngest.sync` fsyncs each; beyond, it syncs the file system.
+FSYNC_EACH = 32
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
@@ -80,6 +86,8 @@ class LocalIngest:
         self._counter = itertools.count()
         self._made: set[str] = set()
         self._lock = threading.Lock()
+        # Blobs this ingest wrote or found stored (list.append is atomic: no lock needed).
+        self._touched: list[str] = []
 
     # Plain strings and os calls on the per-file path: pathlib costs more than the I/O of a
     # 10 KiB file.
@@ -102,34 +110,38 @@ class LocalIngest:
         with self._lock:
             self._made.add(key)
 
-    def exists(self, digest: str) -> bool:
-        """Whether a blob is stored (a regular file at its address); one ``lstat``."""
+    def is_stored(self, digest: str, size: int) -> bool:
+        """Whether a blob of ``size`` bytes is stored whole at ``digest``'s address."""
         try:
-            return stat.S_ISREG(os.lstat(self._final(digest)).st_mode)
+            st = os.lstat(self._final(digest))
         except FileNotFoundError:
             return False
+        return stat.S_ISREG(st.st_mode) and st.st_size == size
 
-    def _has(self, final: str) -> bool:
+    def _has(self, final: str, size: int) -> bool:
+        """Whether the blob at ``final`` is stored whole, refreshing its age for gc.
+
+        A blob of the wrong size can only be one torn by a crash before its write was synced
+        (a complete blob's size is its content's): it is not counted, and the caller's
+        rename replaces it.
+        """
         try:
             os.utime(final, follow_symlinks=False)  # tells gc the blob is in use again
-            return stat.S_ISREG(os.lstat(final).st_mode)
+            st = os.lstat(final)
         except FileNotFoundError:
             return False
+        return stat.S_ISREG(st.st_mode) and st.st_size == size
 
     def _temp(self) -> str:
         return f"{self._tmp}ingest-{self._run}-{next(self._counter)}.part"
 
-    def put_path(self, source: str, size: int, mtime_ns: int) -> str:
-        """Store one file; return its hash. Raises ``InvalidInput`` naming the file."""
-        try:
-            if size <= SMALL_FILE:
-                data = _read_exactly(source, size)
-                digest = _hash_small(data)
-                final = self._final(digest)
-                if self._has(final):
-                    return digest
-                tmp = self._temp()
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC, 0o644)
+    def _store(self, data: bytes, digest: str) -> None:
+        """Write ``data`` to its address unless it is already stored (temp file + rename)."""
+        final = self._final(digest)
+        if not self._has(final, len(data)):
+            tmp = self._temp()
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC, 0o644)
+            try:
                 try:
                     view = memoryview(data)
                     while view:
@@ -138,27 +150,73 @@ class LocalIngest:
                     os.close(fd)
                 self._ensure_dir(digest)
                 os.replace(tmp, final)
+            except BaseException:  # a full disk: leave no temp file behind
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+                raise
+        self._touched.append(final)
+
+    def put_bytes(self, data: bytes) -> str:
+        """Store bytes (a manifest); return their hash. Durable after :meth:`sync`."""
+        if len(data) <= SMALL_FILE:
+            digest = _hash_small(data)
+        else:
+            hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
+            hasher.update(data)
+            digest = hasher.hexdigest()
+        self._store(data, digest)
+        return digest
+
+    def put_path(self, source: str, size: int, mtime_ns: int) -> str:
+        """Store one file; return its hash. Raises ``InvalidInput`` naming the file.
+
+        The blob is durable only after :meth:`sync`.
+        """
+        try:
+            if size <= SMALL_FILE:
+                data = _read_exactly(source, size)
+                digest = _hash_small(data)
+                self._store(data, digest)
                 return digest
             digest = _hash_large(source)
             final = self._final(digest)
-            if self._has(final):
-                return digest
-            tmp = self._temp()
-            try:
-                shutil.copyfile(source, tmp)
-                st = os.stat(source)
-                if (st.st_size, st.st_mtime_ns) != (size, mtime_ns):
-                    raise InvalidInput(f"{source}: changed while it was being added; add again")
-                self._ensure_dir(digest)
-                os.replace(tmp, final)
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
+            if not self._has(final, size):
+                tmp = self._temp()
+                try:
+                    shutil.copyfile(source, tmp)
+                    st = os.stat(source)
+                    if (st.st_size, st.st_mtime_ns) != (size, mtime_ns):
+                        raise InvalidInput(f"{source}: changed while it was being added; add again")
+                    self._ensure_dir(digest)
+                    os.replace(tmp, final)
+                finally:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(tmp)
+            self._touched.append(final)
             return digest
         except PermissionError as error:
             raise InvalidInput(f"{source}: cannot read ({error.strerror})") from error
         except (FileNotFoundError, IsADirectoryError) as error:
             raise InvalidInput(f"{source}: vanished while adding") from error
+
+    def sync(self) -> None:
+        """Make every blob stored or found by this ingest durable, before any row names one.
+
+        A few blobs are fsynced one by one with their folders; many are flushed with one
+        ``syncfs`` of the store's file system, far cheaper than an fsync each.
+        """
+        touched, self._touched = self._touched, []
+        if len(touched) > FSYNC_EACH:
+            sync_store(self.root)
+            return
+        for final in touched:
+            fd = os.open(final, os.O_RDONLY | _CLOEXEC)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        for folder in {os.path.dirname(final) for final in touched}:
+            _fsync_dir(folder)
 
     def get_to(self, digest: str, size: int, dest: Path, label: str) -> None:
         """Write a verified blob to ``dest``. Raises ``IntegrityError`` naming ``label``."""
@@ -182,6 +240,20 @@ class LocalIngest:
                 f"{label}: its stored blob {digest[:12]} is corrupt; "
                 "run `stackml fsck` to find damaged blobs"
             )
+
+
+def _fsync_dir(folder: str) -> None:
+    """Make the renames into ``folder`` durable (platforms that can't open folders skip it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _CLOEXEC)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def sync_store(root: Path) -> None:

@@ -16,18 +16,21 @@ from __future__ import annotations
 import functools
 import json
 import mimetypes
+import operator
 import os
+import re
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from stackml._internal.names import MAX_PATH, InvalidName, validate_relative_path
-from stackml.data.hashcache import FileStamp, HashCache
-from stackml.data.ingest import LocalIngest, local_root, sync_store
+from stackml.data.hashcache import CachedHash, FileStamp, HashCache
+from stackml.data.ingest import LocalIngest, local_root
 from stackml.errors import InvalidInput, StackmlError, StoreUnavailable
+from stackml.store.blobs.local import blob_epoch
 
 if TYPE_CHECKING:
     from stackml.store.blobs.base import BlobStore
@@ -37,14 +40,21 @@ MANIFEST_FORMAT = 1
 Progress = Callable[[int, int, int, int], None]
 
 
-@dataclass(frozen=True)
-class ManifestEntry:
+class ManifestEntry(NamedTuple):
     """One file of a version."""
 
     path: str
     hash: str
     size: int
     media_type: str
+
+
+# Text JSON writes as is (printable ASCII but '"' and '\\'), and one manifest row.
+_JSON_PLAIN = re.compile(r"[ !#-\[\]-~]*")
+_ROW = '["%s","%s",%d,"%s"]'
+_SIZE = operator.itemgetter(2)  # ManifestEntry.size, for map()
+# Builds entries without a Python-level constructor call each (a tree may hold 100,000s).
+_new_entry = functools.partial(tuple.__new__, ManifestEntry)
 
 
 @dataclass(frozen=True)
@@ -55,14 +65,28 @@ class Manifest:
 
     @property
     def size_bytes(self) -> int:
-        return sum(e.size for e in self.entries)
+        """Bytes of every file together."""
+        return sum(map(_SIZE, self.entries))
 
     def by_path(self) -> dict[str, ManifestEntry]:
         return {e.path: e for e in self.entries}
 
     def to_bytes(self) -> bytes:
         """Canonical JSON: the same tree always gives the same bytes."""
-        files = [[e.path, e.hash, e.size, e.media_type] for e in self.entries]
+        entries = self.entries
+        if set(map(type, map(_SIZE, entries))) <= {int}:
+            rows = ",".join(map(_ROW.__mod__, entries))
+            # When no text needed escaping (printable ASCII, no backslash, no quote but the
+            # six per row), these are byte for byte the bytes json.dumps writes below, made
+            # several times faster for a tree of 10,000s of files.
+            if (
+                rows.isascii()
+                and rows.isprintable()
+                and "\\" not in rows
+                and rows.count('"') == 6 * len(entries)
+            ):
+                return f'{{"files":[{rows}],"format":{MANIFEST_FORMAT}}}'.encode()
+        files = [[e.path, e.hash, e.size, e.media_type] for e in entries]
         doc = {"format": MANIFEST_FORMAT, "files": files}
         return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
 
@@ -88,8 +112,7 @@ def safe_path(path: str) -> str:
         raise InvalidInput(str(error)) from error
 
 
-@dataclass(frozen=True)
-class SourceFile:
+class SourceFile(NamedTuple):
     """A file found under the source folder."""
 
     rel: str
@@ -97,53 +120,114 @@ class SourceFile:
     stamp: FileStamp
 
 
-def scan(root: Path, *, follow_symlinks: bool = False) -> list[SourceFile]:
-    """Every regular file under ``root``, sorted by relative path.
+_NAME = operator.attrgetter("name")
+# Without a Python-level constructor call per file: a scan may list 100,000s.
+_new_source = functools.partial(tuple.__new__, SourceFile)
+_new_stamp = functools.partial(tuple.__new__, FileStamp)
 
+# Names that need no closer look: ASCII, not starting with a dot, within the length limit. A
+# strict subset of what validate_relative_path accepts; anything else gets the full check.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-+=@,()\[\]]{0,254}")
+
+
+def _fine_name(name: str) -> bool:
+    return _PLAIN_NAME.fullmatch(name) is not None or _fine_segment(name)
+
+
+def scan(root: Path, *, follow_symlinks: bool = False) -> list[SourceFile]:
+    """Every regular file under ``root``, sorted by relative path (folder by folder).
+
+    One ``scandir`` per folder and one ``lstat`` per file (a ``stat`` for followed links).
     Raises ``InvalidInput`` naming the path for a symlink (unless followed), a special file
     (FIFO, socket, device) or a name that is not a valid dataset path.
     """
     root = root.absolute()
-    found: list[SourceFile] = []
-    seen_dirs: set[tuple[int, int]] = set()
-
-    def walk(folder: Path, prefix: str, prefix_ok: bool) -> Iterator[SourceFile]:
-        st = folder.stat()
-        if (st.st_dev, st.st_ino) in seen_dirs:
-            raise InvalidInput(f"{folder}: symlink loop; refusing to add it twice")
-        seen_dirs.add((st.st_dev, st.st_ino))
-        try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except PermissionError as error:
-            raise InvalidInput(f"{folder}: cannot list the folder ({error.strerror})") from error
-        for entry in entries:
-            rel = f"{prefix}{entry.name}"
-            if entry.is_symlink() and not follow_symlinks:
-                raise InvalidInput(
-                    f"{entry.path}: is a symlink; pass --follow-symlinks to store its target's "
-                    "content, or remove it"
-                )
-            try:
-                info = os.stat(entry.path)  # follows the link when allowed
-            except OSError as error:
-                raise InvalidInput(f"{entry.path}: cannot read ({error.strerror})") from error
-            if stat.S_ISDIR(info.st_mode):
-                # An odd folder name is refused only if the folder holds a file, naming it.
-                yield from walk(Path(entry.path), rel + "/", prefix_ok and _fine_segment(rel))
-            elif stat.S_ISREG(info.st_mode):
-                # The prefix was checked once for the folder; only the name is checked here.
-                ok = prefix_ok and _fine_segment(rel) and len(rel) <= MAX_PATH
-                yield SourceFile(rel if ok else safe_path(rel), entry.path, FileStamp.of(info))
-            else:
-                raise InvalidInput(f"{entry.path}: not a regular file (FIFO, socket or device)")
-
     if root.is_file():
         info = root.stat()
         return [SourceFile(safe_path(root.name), str(root), FileStamp.of(info))]
     if not root.is_dir():
         raise InvalidInput(f"{root}: no such file or folder")
-    found.extend(walk(root, "", True))
+    found: list[SourceFile] = []
+    seen_dirs: set[tuple[int, int]] = set()
+    plain = _PLAIN_NAME.fullmatch
+
+    def walk(folder: str, prefix: str, prefix_ok: bool) -> None:
+        st = os.stat(folder)
+        if (st.st_dev, st.st_ino) in seen_dirs:
+            raise InvalidInput(f"{folder}: symlink loop; refusing to add it twice")
+        seen_dirs.add((st.st_dev, st.st_ino))
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=_NAME)
+        except PermissionError as error:
+            raise InvalidInput(f"{folder}: cannot list the folder ({error.strerror})") from error
+        if prefix_ok and _plain_files(entries, prefix, found):
+            return
+        for entry in entries:
+            name = entry.name
+            try:
+                if entry.is_symlink():
+                    if not follow_symlinks:
+                        raise InvalidInput(
+                            f"{entry.path}: is a symlink; pass --follow-symlinks to store its "
+                            "target's content, or remove it"
+                        )
+                    info = os.stat(entry.path)
+                else:
+                    info = entry.stat(follow_symlinks=False)
+            except OSError as error:
+                raise InvalidInput(f"{entry.path}: cannot read ({error.strerror})") from error
+            mode = info.st_mode
+            if stat.S_ISREG(mode):
+                rel = prefix + name
+                # The prefix was checked once for the folder; only the name is checked here.
+                ok = (
+                    prefix_ok
+                    and len(rel) <= MAX_PATH
+                    and (plain(name) is not None or _fine_segment(name))
+                )
+                stamp = _new_stamp((info.st_size, info.st_mtime_ns, info.st_ino))
+                found.append(_new_source((rel if ok else safe_path(rel), entry.path, stamp)))
+            elif stat.S_ISDIR(mode):
+                # An odd folder name is refused only if the folder holds a file, naming it.
+                walk(entry.path, f"{prefix}{name}/", prefix_ok and _fine_name(name))
+            else:
+                raise InvalidInput(f"{entry.path}: not a regular file (FIFO, socket or device)")
+
+    walk(str(root), "", True)
     return found
+
+
+def _plain_files(entries: list[os.DirEntry[str]], prefix: str, found: list[SourceFile]) -> bool:
+    """List a folder holding only regular files with plain names, without a Python step per
+    file (the common case, most of a re-add's cost otherwise); ``False`` to take the general
+    path, which also names whatever is wrong."""
+    if not entries or any(map(_IS_LINK, entries)):
+        return False
+    names = list(map(_NAME, entries))
+    if len(prefix) + max(map(len, names)) > MAX_PATH or not _PLAIN_NAMES.fullmatch(
+        "/".join(names)  # "/" never occurs in a name
+    ):
+        return False
+    try:
+        infos = list(map(_LSTAT, entries))  # one lstat each, as the general path does
+    except OSError:
+        return False
+    if set(map(stat.S_IFMT, map(_MODE, infos))) != {stat.S_IFREG}:
+        return False
+    stamps = map(_new_stamp, map(_STAMP, infos))
+    found.extend(
+        map(_new_source, zip(map(prefix.__add__, names), map(_PATH, entries), stamps, strict=True))
+    )
+    return True
+
+
+_IS_LINK = os.DirEntry.is_symlink
+_LSTAT = operator.methodcaller("stat", follow_symlinks=False)
+_MODE = operator.attrgetter("st_mode")
+_PATH = operator.attrgetter("path")
+_STAMP = operator.attrgetter("st_size", "st_mtime_ns", "st_ino")
+_PLAIN_NAMES = re.compile(rf"{_PLAIN_NAME.pattern}(?:/{_PLAIN_NAME.pattern})*")
 
 
 def _fine_segment(rel: str) -> bool:
@@ -153,6 +237,21 @@ def _fine_segment(rel: str) -> bool:
     except InvalidName:
         return False
     return True
+
+
+def media_types(paths: list[str]) -> list[str]:
+    """:func:`media_type` of each path, looking each kind of name ending up once."""
+    known: dict[str, str] = {}
+
+    def look_up(path: str, key: str) -> str:
+        kind = media_type(path)
+        # The last dot and the character before it decide the type, except after another dot
+        # ("a..txt" has a suffix, "dir/..txt" has none).
+        if not key.startswith("."):
+            known[key] = kind
+        return kind
+
+    return [known.get(key := path[path.rfind(".") - 1 :]) or look_up(path, key) for path in paths]
 
 
 def media_type(path: str) -> str:
@@ -173,7 +272,14 @@ def default_workers() -> int:
     return min(32, (os.cpu_count() or 1) * 4)
 
 
-def store_files(
+class StoredTree(NamedTuple):
+    """What :func:`store_tree` stored: the manifest and the hash of its blob."""
+
+    manifest: Manifest
+    manifest_hash: str
+
+
+def store_tree(
     files: list[SourceFile],
     blobs: BlobStore,
     *,
@@ -182,21 +288,26 @@ def store_files(
     workers: int | None = None,
     progress: Progress | None = None,
     source_root: Path | None = None,
-) -> Manifest:
-    """Hash and store every file (in parallel) and return the manifest.
+) -> StoredTree:
+    """Hash and store every file (in parallel), then the manifest; durable on return.
 
-    A file whose stamp matches the cache and whose blob is already stored is neither read
-    nor uploaded. Everything else is read once, hashed and stored on a thread pool.
-    ``source_root`` (the scanned folder) narrows the cache lookup.
+    A file whose stamp matches the cache is neither read nor uploaded, provided its blob is
+    known to be stored: in a local store, an entry recorded under the store's current epoch
+    (see :func:`~stackml.store.blobs.local.blob_epoch`) needs no check; any other entry is
+    checked against the store. Everything else is read once, hashed and stored on a thread
+    pool. ``verify=True`` ignores the cache. ``source_root`` (the scanned folder) narrows the
+    cache lookup.
     """
     workers = workers or default_workers()
-    cached: dict[str, tuple[FileStamp, str]] = {}
+    root = local_root(blobs)
+    ingest = LocalIngest(root) if root is not None else None
+    # Read before any blob is checked or written: a removal after this changes the epoch, so
+    # whatever this add records is never trusted past it.
+    epoch = blob_epoch(root) if root is not None else ""
+    cached: dict[str, CachedHash] = {}
     if cache is not None and not verify and files:
         folder = source_root or Path(os.path.commonpath([f.abspath for f in files]))
         cached = cache.lookup_under(folder if folder.is_dir() else folder.parent)
-
-    root = local_root(blobs)
-    ingest = LocalIngest(root) if root is not None else None
 
     def store_one(src: SourceFile) -> str:
         if ingest is not None:
@@ -219,44 +330,65 @@ def store_files(
                 f"({error.strerror or error}); no version was created, run the add again"
             ) from error
 
-    # Cache hits: a matching stamp is trusted only while its blob is still stored. Local
-    # checks are one lstat each, cheaper inline than on the pool; remote ones go to the pool.
-    digests: dict[int, str] = {}
-    candidates = [
-        (k, hit[1])
-        for k, f in enumerate(files)
-        if (hit := cached.get(f.abspath)) is not None and hit[0] == f.stamp
-    ]
+    digests: list[str] = [""] * len(files)
+    unchecked: list[tuple[int, str]] = []  # cache hits whose blob must be looked for
+    if cached:
+        for k, f in enumerate(files):
+            hit = cached.get(f.abspath)
+            # hit[1:4] is (size, mtime_ns, inode): compared as one tuple, cheapest per file.
+            if hit is not None and hit[1:4] == f.stamp:
+                if epoch and hit.epoch == epoch:
+                    digests[k] = hit.hash
+                else:
+                    unchecked.append((k, hit.hash))
+    confirmed: list[int] = []  # cache hits found stored now, to record under this epoch
     if ingest is not None:
-        digests.update((k, d) for k, d in candidates if ingest.exists(d))
-    elif candidates:
+        for k, digest in unchecked:
+            if ingest.is_stored(digest, files[k].stamp.size):
+                digests[k] = digest
+                confirmed.append(k)
+    elif unchecked:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            present = pool.map(blobs.exists, [d for _, d in candidates])
-            digests.update((k, d) for (k, d), ok in zip(candidates, present, strict=True) if ok)
-    misses = [k for k in range(len(files)) if k not in digests]
+            present = pool.map(blobs.exists, [d for _, d in unchecked])
+            for (k, digest), ok in zip(unchecked, present, strict=True):
+                if ok:
+                    digests[k] = digest
+    misses = [k for k, digest in enumerate(digests) if not digest]
 
-    total_bytes = sum(f.stamp.size for f in files)
-    done_bytes = sum(files[k].stamp.size for k in digests)
-    if progress is not None and digests:
-        progress(len(digests), done_bytes, len(files), total_bytes)
-    # Misses go to the pool in batches: one future per file would cost more than hashing a
-    # small file. Batches stay small enough to balance the load and move the progress bar.
-    size = max(1, min(64, len(misses) // (workers * 4) or 1))
-    chunks = [misses[k : k + size] for k in range(0, len(misses), size)]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = pool.map(lambda chunk: [guarded(files[k]) for k in chunk], chunks)
-        for chunk, found in zip(chunks, results, strict=True):
-            digests.update(zip(chunk, found, strict=True))
-            done_bytes += sum(files[k].stamp.size for k in chunk)
-            if progress is not None:
-                progress(len(digests), done_bytes, len(files), total_bytes)
-    if root is not None and misses:
-        sync_store(root)  # one flush for every new blob, before any row can refer to them
-    if cache is not None and misses:
-        cache.store((files[k].abspath, files[k].stamp, digests[k]) for k in misses)
-    return Manifest(
-        tuple(
-            ManifestEntry(f.rel, digests[k], f.stamp.size, media_type(f.rel))
-            for k, f in enumerate(files)
-        )
+    sizes = [f.stamp.size for f in files]
+    total_bytes = sum(sizes)
+    done_files = len(files) - len(misses)
+    done_bytes = total_bytes - sum(sizes[k] for k in misses)
+    if progress is not None and done_files:
+        progress(done_files, done_bytes, len(files), total_bytes)
+    if misses:
+        # Misses go to the pool in batches: one future per file would cost more than hashing
+        # a small file. Batches stay small enough to balance the load and move the bar.
+        size = max(1, min(64, len(misses) // (workers * 4) or 1))
+        chunks = [misses[k : k + size] for k in range(0, len(misses), size)]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = pool.map(lambda chunk: [guarded(files[k]) for k in chunk], chunks)
+            for chunk, found in zip(chunks, results, strict=True):
+                for k, digest in zip(chunk, found, strict=True):
+                    digests[k] = digest
+                done_files += len(chunk)
+                done_bytes += sum(sizes[k] for k in chunk)
+                if progress is not None:
+                    progress(done_files, done_bytes, len(files), total_bytes)
+    rels = [f.rel for f in files]
+    manifest = Manifest(
+        tuple(map(_new_entry, zip(rels, digests, sizes, media_types(rels), strict=True)))
     )
+    data = manifest.to_bytes()
+    if ingest is not None:
+        manifest_hash = ingest.put_bytes(data)
+        ingest.sync()  # one flush for every new blob, before any row can refer to them
+    else:
+        manifest_hash = blobs.put_bytes(data)
+    if cache is not None:
+        fresh = [*misses, *confirmed] if epoch else misses
+        if fresh:
+            cache.store(
+                ((files[k].abspath, files[k].stamp, digests[k]) for k in fresh), epoch=epoch
+            )
+    return StoredTree(manifest, manifest_hash)

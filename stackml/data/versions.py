@@ -10,6 +10,7 @@ freed by ``stackml gc``) and no row.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import getpass
 from collections.abc import Iterator, Mapping, Sequence
@@ -21,7 +22,7 @@ import pyarrow as pa
 from stackml._internal.names import InvalidName, validate_name
 from stackml.data import expectations as expect
 from stackml.data.hashcache import HashCache
-from stackml.data.manifest import Manifest, Progress, scan, store_files
+from stackml.data.manifest import Manifest, Progress, scan, store_tree
 from stackml.data.schema import ImageStats, image_stats, infer_schema
 from stackml.data.splits import SPLIT_COLUMN, assign_splits, check_spec, split_summary
 from stackml.data.tables import is_table_file, read_table, to_parquet_bytes
@@ -36,6 +37,7 @@ IMAGE_TYPES = ("image/png", "image/jpeg", "image/bmp", "image/gif")
 IMAGE_SAMPLE = 2000
 
 
+@functools.lru_cache(maxsize=1)
 def author_name() -> str:
     """Who is adding: the OS user, or ``unknown``."""
     try:
@@ -145,6 +147,7 @@ def add_version(
     if source is None and table is None:
         raise InvalidInput("give a folder, a file or a table to add")
     manifest: Manifest | None = None
+    manifest_hash: str | None = None
     images = None
     if isinstance(source, (str, Path)) and not (
         Path(source).is_file() and is_table_file(Path(source)) and table is None
@@ -153,7 +156,7 @@ def add_version(
         files = scan(root, follow_symlinks=follow_symlinks)
         cache = HashCache() if use_cache else None
         try:
-            manifest = store_files(
+            manifest, manifest_hash = store_tree(
                 files,
                 store.blobs,
                 cache=cache,
@@ -208,10 +211,9 @@ def add_version(
 
         schema_json = Schema(images=images).to_dict()
     schema_json.update(key=key, label=label, path_column=path_column, expectations=doc)
-    manifest_hash = table_hash = None
+    table_hash = None
     blob_hashes: Sequence[str] = ()
     if manifest is not None:
-        manifest_hash = store.blobs.put_bytes(manifest.to_bytes())
         blob_hashes = sorted({e.hash for e in manifest.entries})
     if arrow is not None:
         table_hash = store.blobs.put_bytes(to_parquet_bytes(arrow))

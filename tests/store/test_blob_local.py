@@ -187,7 +187,7 @@ def test_fsspec_file_store_refuses_links_too(tmp_path: Path, outside: Path) -> N
     root = tmp_path / "fsblobs"
     store = FsspecBlobStore(f"file://{root}")
     digest = hash_bytes(outside.read_bytes())
-    link = root / digest[:2] / digest[2:4] / digest
+    link = root / digest[:2] / digest
     link.parent.mkdir(parents=True)
     link.symlink_to(outside)
     with pytest.raises(IntegrityError):
@@ -195,3 +195,42 @@ def test_fsspec_file_store_refuses_links_too(tmp_path: Path, outside: Path) -> N
     assert not store.exists(digest)
     assert store.put_bytes(outside.read_bytes()) == digest
     assert not link.is_symlink()
+
+
+def test_fsspec_stores_share_the_flat_layout(tmp_path: Path) -> None:
+    root = tmp_path / "shared"
+    store = FsspecBlobStore(f"file://{root}")
+    digest = store.put_bytes(b"one layout for both")
+    assert (root / digest[:2] / digest).read_bytes() == b"one layout for both"
+    assert (root / "layout").read_text() == "flat\n"
+    local = LocalBlobStore(root)
+    assert local.depth == 1 and local.get_bytes(digest) == b"one layout for both"
+
+
+@pytest.mark.parametrize("kind", ["file", "memory"])
+def test_fsspec_store_reads_an_older_nested_prefix(tmp_path: Path, kind: str) -> None:
+    root = tmp_path / "nested-fs"
+    url = f"file://{root}" if kind == "file" else f"memory://nested-{os.getpid()}/{tmp_path.name}"
+    data = b"written by an older version"
+    digest = hash_bytes(data)
+    store = FsspecBlobStore(url)
+    store.fs.makedirs(f"{store.root}/{digest[:2]}/{digest[2:4]}", exist_ok=True)
+    store.fs.pipe_file(f"{store.root}/{digest[:2]}/{digest[2:4]}/{digest}", data)
+    try:
+        assert store.get_bytes(digest) == data
+        assert store.depth == 2
+        new = store.put_bytes(b"new content")
+        assert store.key_of(new) == f"{store.root}/{new[:2]}/{new[2:4]}/{new}"
+        assert sorted(store.iter_digests()) == sorted([digest, new])
+        assert store.fs.cat_file(f"{store.root}/layout") == b"nested\n"
+        assert FsspecBlobStore(url).depth == 2  # the marker decides from now on
+    finally:
+        store.fs.rm(store.root, recursive=True)
+
+
+def test_fsspec_store_refuses_an_unknown_layout() -> None:
+    store = FsspecBlobStore(f"memory://odd-{os.getpid()}/blobs")
+    store.fs.pipe_file(f"{store.root}/layout", b"spiral\n")
+    with pytest.raises(IntegrityError, match="unknown blob layout"):
+        store.exists(hash_bytes(b"x"))
+    store.fs.rm(store.root, recursive=True)

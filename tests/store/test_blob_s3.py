@@ -44,7 +44,7 @@ def test_endpoint_and_credentials_from_the_environment(
     store = FsspecBlobStore(f"s3://{S3_BUCKET}/{prefix}", skip_instance_cache=True)
     digest = store.put_bytes(b"from env")
     assert store.get_bytes(digest) == b"from env"
-    key = f"{prefix}/{digest[:2]}/{digest[2:4]}/{digest}"
+    key = f"{prefix}/{digest[:2]}/{digest}"
     body = _client(endpoint).get_object(Bucket=S3_BUCKET, Key=key)["Body"].read()
     assert body == b"from env"
 
@@ -55,7 +55,9 @@ def test_only_final_keys_are_written(endpoint: str) -> None:
     digests = {store.put_bytes(b"a"), store.put_bytes(b"b"), store.put_bytes(b"a")}
     listed = _client(endpoint).list_objects_v2(Bucket=S3_BUCKET, Prefix=prefix)
     keys = sorted(obj["Key"] for obj in listed["Contents"])
-    assert keys == sorted(f"{prefix}/{d[:2]}/{d[2:4]}/{d}" for d in digests)
+    assert keys == sorted([f"{prefix}/layout", *(f"{prefix}/{d[:2]}/{d}" for d in digests)])
+    layout = _client(endpoint).get_object(Bucket=S3_BUCKET, Key=f"{prefix}/layout")
+    assert layout["Body"].read() == b"flat\n"
 
 
 def test_written_by_another_client_is_seen(endpoint: str) -> None:
@@ -65,12 +67,35 @@ def test_written_by_another_client_is_seen(endpoint: str) -> None:
     digest = hash_bytes(b"uploaded elsewhere")
     _client(endpoint).put_object(
         Bucket=S3_BUCKET,
-        Key=f"{prefix}/{digest[:2]}/{digest[2:4]}/{digest}",
+        Key=f"{prefix}/{digest[:2]}/{digest}",
         Body=b"uploaded elsewhere",
     )
     assert store.exists(digest)
     assert list(store.iter_digests()) == [digest]
     assert store.get_bytes(digest) == b"uploaded elsewhere"
+
+
+def test_older_nested_prefix_keeps_working(endpoint: str) -> None:
+    prefix = uuid.uuid4().hex
+    old = hash_bytes(b"written by an older version")
+    _client(endpoint).put_object(
+        Bucket=S3_BUCKET,
+        Key=f"{prefix}/{old[:2]}/{old[2:4]}/{old}",
+        Body=b"written by an older version",
+    )
+    store = FsspecBlobStore(f"s3://{S3_BUCKET}/{prefix}", **s3_options(endpoint))
+    assert store.get_bytes(old) == b"written by an older version"
+    assert store.depth == 2
+    new = store.put_bytes(b"new content")
+    assert store.key_of(new) == f"{S3_BUCKET}/{prefix}/{new[:2]}/{new[2:4]}/{new}"
+    assert sorted(store.iter_digests()) == sorted([old, new])
+    layout = _client(endpoint).get_object(Bucket=S3_BUCKET, Key=f"{prefix}/layout")
+    assert layout["Body"].read() == b"nested\n"
+    # A fresh client reads the marker instead of looking again.
+    again = FsspecBlobStore(
+        f"s3://{S3_BUCKET}/{prefix}", skip_instance_cache=True, **s3_options(endpoint)
+    )
+    assert again.depth == 2 and again.get_bytes(new) == b"new content"
 
 
 def test_unreachable_endpoint_is_store_unavailable() -> None:

@@ -1,8 +1,10 @@
 """``FsspecBlobStore``: content-addressed blobs on any fsspec file system.
 
 ``s3://bucket/prefix``, ``gs://…``, ``memory://…``, ``file://…``: the layout is the one of
-:mod:`stackml.store.blobs.local` under the URL's prefix (``<prefix>/<h[:2]>/<h[2:4]>/<h>``,
-with ``quarantine/`` beside it).
+:mod:`stackml.store.blobs.local` under the URL's prefix: ``<prefix>/<h[:2]>/<h>``, with
+``quarantine/`` and a ``layout`` marker beside it. Stores written before the flat layout keep
+their nested keys (``<prefix>/<h[:2]>/<h[2:4]>/<h>``): a prefix without a marker is looked at
+once, on first use, and the marker records what was found, so every client agrees.
 
 Object stores have no rename, so a write first spools the stream to a local temp file while
 hashing it; only once the digest is known is the file uploaded, straight to its final key. An
@@ -21,6 +23,7 @@ import contextlib
 import os
 import stat
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -32,9 +35,20 @@ from stackml._internal.hashing import is_content_hash
 from stackml.errors import IntegrityError, NotFound, StackmlError, StoreUnavailable
 from stackml.store.blobs._verified import spool, verified_reader
 from stackml.store.blobs.base import BlobStore, check_digest
+from stackml.store.blobs.local import blob_dirs, layout_depth
 
 _TMP = "tmp"
 _QUARANTINE = "quarantine"
+_LAYOUT = "layout"
+_DEPTH_OF = {"flat": 1, "nested": 2}
+
+
+def _is_hex2(name: str) -> bool:
+    return len(name) == 2 and all(c in "0123456789abcdef" for c in name)
+
+
+def _base(path: str) -> str:
+    return path.rstrip("/").rpartition("/")[2]
 
 
 # Client libraries behind fsspec raise their own errors for unreachable endpoints (botocore's
@@ -64,14 +78,66 @@ class FsspecBlobStore(BlobStore):
         self._local = "file" in protocols or "local" in protocols
         if self._local:
             fs.makedirs(f"{self.root}/{_TMP}", exist_ok=True)
+        # Folder levels above each blob (1 flat, 2 nested), read on first use: opening a
+        # store must not need its endpoint to answer.
+        self._depth: int | None = None
+        self._depth_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"FsspecBlobStore({self.url!r})"
 
+    @property
+    def depth(self) -> int:
+        """Folder levels above each blob: 1 (flat) or 2 (nested, older stores).
+
+        Raises:
+            StoreUnavailable: the file system could not be read.
+            IntegrityError: the marker names an unknown layout.
+        """
+        if self._depth is None:
+            with self._depth_lock, self._translate():
+                if self._depth is None:
+                    self._depth = (
+                        layout_depth(self.root) if self._local else self._remote_layout_depth()
+                    )
+        return self._depth
+
+    def _remote_layout_depth(self) -> int:
+        marker = f"{self.root}/{_LAYOUT}"
+        try:
+            name = self.fs.cat_file(marker).decode("ascii", "replace").strip()
+        except FileNotFoundError:
+            name = "nested" if self._has_nested_blobs() else "flat"
+            self.fs.pipe_file(marker, f"{name}\n".encode("ascii"))  # one PUT: atomic
+            self.fs.invalidate_cache(marker)
+        if name not in _DEPTH_OF:
+            raise IntegrityError(
+                f"{self.url}/{_LAYOUT}: unknown blob layout {name!r} (expected flat or nested)"
+            )
+        return _DEPTH_OF[name]
+
+    def _has_nested_blobs(self) -> bool:
+        """Whether the prefix holds blobs of the nested layout (``<aa>/<bb>/<hash>``)."""
+        self.fs.invalidate_cache(self.root)
+        try:
+            firsts = self.fs.ls(self.root, detail=True)
+        except FileNotFoundError:
+            return False
+        for first in firsts:
+            if first["type"] != "directory" or not _is_hex2(_base(first["name"])):
+                continue
+            try:
+                inside = self.fs.ls(first["name"], detail=True)
+            except FileNotFoundError:
+                continue
+            if inside:  # every first-level folder of a layout holds one kind of entry
+                return any(e["type"] == "directory" and _is_hex2(_base(e["name"])) for e in inside)
+        return False
+
     def key_of(self, digest: str) -> str:
         """The object key (path within the file system) of the blob with ``digest``."""
         check_digest(digest)
-        return f"{self.root}/{digest[:2]}/{digest[2:4]}/{digest}"
+        return "/".join((self.root, *blob_dirs(digest, self.depth), digest))
 
     @contextlib.contextmanager
     def _translate(self, digest: str | None = None) -> Iterator[None]:
@@ -239,12 +305,10 @@ class FsspecBlobStore(BlobStore):
             except FileNotFoundError:
                 return
         prefix = f"{self.root}/"
+        depth = self.depth
         for path in paths:
             if not path.startswith(prefix):
                 continue
-            parts = path[len(prefix) :].split("/")
-            if len(parts) != 3:
-                continue
-            first, second, name = parts
-            if is_content_hash(name) and name[:2] == first and name[2:4] == second:
+            *dirs, name = path[len(prefix) :].split("/")
+            if is_content_hash(name) and tuple(dirs) == blob_dirs(name, depth):
                 yield name

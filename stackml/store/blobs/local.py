@@ -6,11 +6,14 @@ Layout under the root::
     <root>/tmp/                     incoming writes, renamed into place when complete
     <root>/quarantine/              blobs that failed verification, kept for inspection
     <root>/layout                   ``flat`` (the above) or ``nested``
+    <root>/epoch                    a random token, replaced before any blob is removed
 
 Stores created before the flat layout keep blobs one level deeper
 (``<root>/<hash[:2]>/<hash[2:4]>/<hash>``); :func:`layout_depth` recognises them and they keep
-working unchanged. One folder level instead of two halves the directory entries a first write
-of many small files creates, which is most of the kernel time of a cold ``stackml data add``.
+working unchanged (:func:`blob_dirs` names the folders for either). One folder level instead
+of two halves the directory entries a first write of many small files creates, which is most
+of the kernel time of a cold ``stackml data add``. :class:`FsspecBlobStore
+<stackml.store.blobs.fsspec_store.FsspecBlobStore>` uses the same layouts under its prefix.
 
 A write streams into a temp file while hashing, fsyncs it, renames it into place and fsyncs the
 folder, so a blob path only ever names complete, durable content. Two writers of the same bytes
@@ -27,6 +30,7 @@ import os
 import stat
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -39,6 +43,7 @@ from stackml.store.blobs.base import BlobStore, check_digest
 _TMP = "tmp"
 _QUARANTINE = "quarantine"
 _LAYOUT = "layout"
+_EPOCH = "epoch"
 _DEPTH_OF = {"flat": 1, "nested": 2}
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
@@ -89,6 +94,41 @@ def layout_depth(root: str | os.PathLike[str]) -> int:
 def blob_dirs(digest: str, depth: int) -> tuple[str, ...]:
     """The folder names between the root and a blob for a layout ``depth``."""
     return (digest[:2],) if depth == 1 else (digest[:2], digest[2:4])
+
+
+def blob_epoch(root: str | os.PathLike[str]) -> str:
+    """A token that changes whenever a blob may have left the store at ``root``.
+
+    :meth:`LocalBlobStore.delete` and :meth:`LocalBlobStore.quarantine` (so ``gc`` and
+    ``fsck --quarantine``) replace it with a fresh random one *before* removing anything. A
+    client that saw a blob stored under epoch ``E`` may therefore skip checking for it again
+    while the epoch is still ``E``; the dataset hash cache does exactly that. A store without
+    the file gets one here.
+    """
+    marker = Path(root) / _EPOCH
+    try:
+        token = marker.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        token = ""
+    return token or _new_epoch(Path(root))
+
+
+def _new_epoch(root: Path) -> str:
+    """Replace ``<root>/epoch`` with a fresh random token and return it."""
+    token = uuid.uuid4().hex
+    fd, tmp = tempfile.mkstemp(dir=root, prefix=".epoch-")
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(token + "\n")
+        # No fsync: the rename and the unlink that follows it are both metadata, which
+        # journaling file systems commit in order, so a crash cannot keep the removal and
+        # lose the new token.
+        os.replace(tmp, root / _EPOCH)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return token
 
 
 def _fsync_dir(path: Path) -> None:
@@ -267,13 +307,16 @@ class LocalBlobStore(BlobStore):
     # -- maintenance ------------------------------------------------------------------------
     def delete(self, digest: str) -> None:
         """Remove a blob if present. Empty folders stay: a concurrent write may need them."""
+        path = self.path_of(digest)
+        _new_epoch(self.root)  # before the removal: see blob_epoch
         with contextlib.suppress(FileNotFoundError):
-            self.path_of(digest).unlink()
+            path.unlink()
 
     def quarantine(self, digest: str) -> None:
         """Move a blob to ``<root>/quarantine/`` so it is no longer served. Raises ``NotFound``."""
         src = self.path_of(digest)
         dest = self.root / _QUARANTINE / f"{digest}.{time.time_ns()}"
+        _new_epoch(self.root)  # before the removal: see blob_epoch
         try:
             os.replace(src, dest)
         except FileNotFoundError as exc:
