@@ -7,8 +7,9 @@ In one run, on loopback, with the load generated from a separate process:
   process, the endpoint in FastAPI's thread pool);
 * (c) the raw model's batched throughput in this process (onnxruntime, batch 64): the limit;
 
-at concurrency 1, 16 and 64 for a wide MLP whose single-sample forward costs several
-milliseconds (bound by reading its weights, so batching pays), and at concurrency 64 for a
+at concurrency 1, 16 and 64 for a deep, wide MLP whose single-sample forward costs several
+milliseconds (``--mlp-width``/``--mlp-depth``; batch 64 runs about 9 times as many rows per
+second as batch 1, so batching pays), and at concurrency 64 for a
 wide CNN (compute-bound: on a CPU its rows per second hardly change with the batch size, so
 no batching can help) and for the tiny quickstart-sized CNN (where HTTP parsing dominates). It
 reports throughput and p50/p99, the load generator's share of the CPU it and the server used,
@@ -394,6 +395,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="load per measurement")
     parser.add_argument("--slo-ms", type=float, default=250.0)
+    # 1024 x 24 costs about 4 ms per sample on a 2-core x86 box (the issue asks for at least
+    # about 2 ms, so the comparison measures batching rather than HTTP parsing); 2048 x 3 is
+    # the earlier, lighter model (about 1.2 ms there).
+    parser.add_argument("--mlp-width", type=int, default=1024)
+    parser.add_argument("--mlp-depth", type=int, default=24)
     args = parser.parse_args()
     import stackml.tracking as tracking
 
@@ -401,7 +407,8 @@ def main() -> None:
         work = Path(tmp)
         store = work / "store"
         tracking.get_store(str(store))
-        register(store, "mlp", build_mlp(size=16, width=2048, depth=3), 16)
+        mlp = build_mlp(size=16, width=args.mlp_width, depth=args.mlp_depth)
+        register(store, "mlp", mlp, 16)
         register(store, "cnn", build_model(width=64, size=16, depth=4), 16)
         register(store, "tiny", build_model(width=8, size=8, depth=1), 8)
         wide = run_model("wide MLP", store, work, "mlp", 16, [1, 16, 64], args.seconds, args.slo_ms)
