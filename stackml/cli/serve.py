@@ -41,6 +41,12 @@ def serve(
     slo_ms: float = typer.Option(
         100.0, "--slo-ms", min=0.1, help="Latency objective that adapts the batch size (AIMD)."
     ),
+    concurrent_batches: int = typer.Option(
+        2,
+        "--concurrent-batches",
+        min=1,
+        help="Model calls in flight per model: the next batch runs while one computes.",
+    ),
     max_queue: int = typer.Option(
         4096, "--max-queue", min=1, help="Rows allowed to wait per model; beyond: 503."
     ),
@@ -120,6 +126,7 @@ def serve(
             max_wait_ms=max_wait_ms,
             slo_ms=slo_ms,
             max_queue_rows=max_queue,
+            max_concurrent_batches=concurrent_batches,
         ),
         log_rate=0.0 if no_log else log_rate,
         request_timeout_s=timeout,

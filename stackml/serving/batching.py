@@ -3,7 +3,9 @@
 Requests wait in a per-model queue. A worker task takes up to ``target`` rows (never more
 than ``max_batch_rows``; a single larger request runs alone), waiting at most ``max_wait_ms``
 after the oldest request arrived, stacks them, runs the model once in a worker thread and
-hands every request its own slice of the outputs.
+hands every request its own slice of the outputs. Up to ``max_concurrent_batches`` model calls
+run at once: the next batch forms and starts while the previous one is still computing, so the
+model is not idle while answers travel back and new requests arrive.
 
 The target adapts in the manner of Clipper (Crankshaw et al., NSDI 2017): additive increase
 while a batch's model call finishes within the SLO, multiplicative decrease when it does
@@ -49,6 +51,7 @@ class BatchPolicy:
         max_queue_rows: rows allowed to wait; beyond it requests are refused (503).
         increase_rows: additive step of the target after a batch within the SLO.
         decrease_factor: multiplicative step after a miss (0..1).
+        max_concurrent_batches: model calls in flight at once (1: strictly one after another).
     """
 
     max_batch_rows: int = 64
@@ -57,6 +60,7 @@ class BatchPolicy:
     max_queue_rows: int = 4096
     increase_rows: int = 2
     decrease_factor: float = 0.5
+    max_concurrent_batches: int = 2
 
     def __post_init__(self) -> None:
         if self.max_batch_rows < 1 or self.max_queue_rows < 1 or self.increase_rows < 1:
@@ -65,6 +69,8 @@ class BatchPolicy:
             raise ValueError("max_wait_ms must be >= 0 and slo_ms > 0")
         if not 0 < self.decrease_factor < 1:
             raise ValueError("decrease_factor must be between 0 and 1")
+        if self.max_concurrent_batches < 1:
+            raise ValueError("max_concurrent_batches must be at least 1")
 
 
 @dataclass
@@ -107,7 +113,10 @@ class AdaptiveBatcher:
         self._queue: deque[_Item] = deque()
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch")
+        self._executor = ThreadPoolExecutor(
+            max_workers=self.policy.max_concurrent_batches, thread_name_prefix="batch"
+        )
+        self._running: set[asyncio.Task[None]] = set()
         self._on_batch = on_batch
         self._lock = threading.Lock()
 
@@ -149,6 +158,8 @@ class AdaptiveBatcher:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._running:  # batches already computing finish and answer their requests
+            await asyncio.wait(set(self._running), timeout=30)
         while self._queue:
             item = self._queue.popleft()
             if not item.future.done():
@@ -157,7 +168,9 @@ class AdaptiveBatcher:
 
     async def _work(self) -> None:
         assert self._wake is not None
+        slots = asyncio.Semaphore(self.policy.max_concurrent_batches)
         while True:
+            await slots.acquire()  # a model call may start: form the next batch
             while not self._queue:
                 self._wake.clear()
                 await self._wake.wait()
@@ -173,8 +186,12 @@ class AdaptiveBatcher:
                 except TimeoutError:
                     break
             batch = self._take()
-            if batch:
-                await self._run(batch)
+            if not batch:
+                slots.release()
+                continue
+            task = asyncio.get_running_loop().create_task(self._run(batch), name="batch")
+            self._running.add(task)
+            task.add_done_callback(lambda t: (self._running.discard(t), slots.release()))
 
     def _take(self) -> list[_Item]:
         """Pop requests up to the target; requests whose caller gave up are skipped."""

@@ -4,6 +4,7 @@ under the row limit, the target adapts (AIMD) to the SLO, and a full queue sheds
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Mapping
 
@@ -136,3 +137,48 @@ def test_policy_refuses_nonsense() -> None:
         BatchPolicy(max_batch_rows=0)
     with pytest.raises(ValueError):
         BatchPolicy(decrease_factor=1.5)
+
+
+class Overlap(RowEcho):
+    """Counts how many model calls run at the same time."""
+
+    def __init__(self, cost: float) -> None:
+        super().__init__(cost=cost)
+        self._lock = threading.Lock()
+        self.running = 0
+        self.most = 0
+
+    def predict(self, inputs: np.ndarray | Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        with self._lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            return super().predict(inputs)
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
+@pytest.mark.parametrize("concurrent", [1, 2])
+def test_the_next_batch_starts_while_one_is_computing(concurrent: int) -> None:
+    model = Overlap(cost=0.005)
+    policy = BatchPolicy(max_batch_rows=4, max_wait_ms=1, max_concurrent_batches=concurrent)
+    batcher = AdaptiveBatcher(model, policy)
+
+    async def main() -> list[np.ndarray]:
+        try:
+            xs = [np.full((1, 3), i, np.float32) for i in range(16)]
+            answers = await asyncio.gather(*(batcher.submit({"x": x}) for x in xs))
+            return [out["sum"] for out, _ in answers]
+        finally:
+            await batcher.close()
+
+    sums = asyncio.run(main())
+    assert [float(s[0]) for s in sums] == [3.0 * i for i in range(16)]  # each its own rows
+    assert model.most == concurrent
+    assert max(model.batches) <= 4 and sum(model.batches) == 16
+
+
+def test_concurrent_batches_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_concurrent_batches"):
+        BatchPolicy(max_concurrent_batches=0)
