@@ -9,6 +9,7 @@ store on every request, so a revoked token stops working at once. Secrets are ne
 from __future__ import annotations
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from stackml.errors import Forbidden, Unauthorized
 from stackml.server.security import check_cookie_request, session_secret
@@ -17,7 +18,7 @@ from stackml.store.entities import User
 _SCHEME = "bearer"
 
 
-def public() -> None:
+async def public() -> None:
     """Access rule: anyone, even with auth on (health only)."""
 
 
@@ -35,19 +36,23 @@ def _bearer_secret(request: Request) -> str:
     return secret.strip()
 
 
-def authenticated(request: Request) -> User | None:
-    """Access rule: any holder of a valid token; returns the user (``None`` with auth off)."""
+async def authenticated(request: Request) -> User | None:
+    """Access rule: any holder of a valid token; returns the user (``None`` with auth off).
+
+    Asynchronous so that with auth off a request pays no thread hand-off for it; the token
+    lookup itself runs in the thread pool.
+    """
     if not request.app.state.auth:
         return None
     secret = _bearer_secret(request)
-    user = request.app.state.store.metadata.authenticate(secret)
+    user = await run_in_threadpool(request.app.state.store.metadata.authenticate, secret)
     if user is None:
         raise Unauthorized("the token is unknown or revoked; create a new one")
     request.state.user = user
     return user
 
 
-def admin(user: User | None = Depends(authenticated)) -> User | None:
+async def admin(user: User | None = Depends(authenticated)) -> User | None:
     """Access rule: administrators only (``None`` with auth off)."""
     if user is not None and not user.is_admin:
         raise Forbidden(f"user {user.name!r} is not an administrator")
