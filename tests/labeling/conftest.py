@@ -8,4 +8,5 @@ from tests.server.conftest import (  # noqa: F401
     client,
     served,
     served_auth,
+    served_postgres,
 )

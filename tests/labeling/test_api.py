@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, defaultdict
-from pathlib import Path
 
 import httpx
 import pytest
 
 import stackml.labeling as sl
-from stackml.config import StoreLocation
 from stackml.store import Store
-from stackml.store.blobs.local import LocalBlobStore
-from stackml.store.sql.store import SqlMetadataStore
 from tests.labeling.support import XSS, png, seed_images
-from tests.server.conftest import LiveServer, Served
+from tests.server.conftest import Served
 
 BOX = {"boxes": [{"class": "cat", "x": 1, "y": 1, "w": 10, "h": 10}]}
 
@@ -228,16 +224,5 @@ def test_five_annotators_pull_and_submit_concurrently(served: Served) -> None:
 
 
 @pytest.mark.postgres
-def test_five_annotators_concurrently_on_postgres(
-    _open_server: LiveServer, fresh_postgres_url: str, tmp_path: Path
-) -> None:
-    metadata = SqlMetadataStore(fresh_postgres_url)
-    location = StoreLocation("sql", fresh_postgres_url, str(tmp_path / "blobs"), None)
-    store = Store(metadata, LocalBlobStore(tmp_path / "blobs"), location)
-    previous = _open_server.app.state.store
-    _open_server.app.state.store = store
-    try:
-        _check_concurrency(store, _open_server.url)
-    finally:
-        _open_server.app.state.store = previous
-        store.close()
+def test_five_annotators_concurrently_on_postgres(served_postgres: Served) -> None:
+    _check_concurrency(served_postgres.store, served_postgres.url)

@@ -106,6 +106,27 @@ def served(_open_server: LiveServer, tmp_path: Path) -> Iterator[Served]:
 
 
 @pytest.fixture
+def served_postgres(
+    _open_server: LiveServer, fresh_postgres_url: str, tmp_path: Path
+) -> Iterator[Served]:
+    """The server without auth over a fresh PostgreSQL database (blobs in a temp folder)."""
+    from stackml.config import StoreLocation
+    from stackml.store.blobs.local import LocalBlobStore
+    from stackml.store.sql.store import SqlMetadataStore
+
+    blobs = tmp_path / "blobs"
+    location = StoreLocation("sql", fresh_postgres_url, str(blobs), None)
+    store = Store(SqlMetadataStore(fresh_postgres_url), LocalBlobStore(blobs), location)
+    previous = _open_server.app.state.store
+    _open_server.app.state.store = store
+    try:
+        yield Served(_open_server, store, tmp_path)
+    finally:
+        _open_server.app.state.store = previous
+        store.close()
+
+
+@pytest.fixture
 def served_auth(_auth_server: LiveServer, tmp_path: Path) -> Iterator[Served]:
     """A server with auth on over a fresh embedded store."""
     yield from _serve(_auth_server, tmp_path / "served-auth")

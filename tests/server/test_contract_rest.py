@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from stackml.config import StoreLocation
-from stackml.store import Store
-from stackml.store.blobs.local import LocalBlobStore
 from stackml.store.rest import RestMetadataStore
-from stackml.store.sql.store import SqlMetadataStore
-from tests.server.conftest import LiveServer, Served
+from tests.server.conftest import Served
 from tests.store.contract import MetadataStoreContract
 
 
@@ -26,17 +21,6 @@ class TestRestOverSqlite(MetadataStoreContract):
 @pytest.mark.postgres
 class TestRestOverPostgres(MetadataStoreContract):
     @pytest.fixture
-    def store(
-        self, _open_server: LiveServer, fresh_postgres_url: str, tmp_path: Path
-    ) -> Iterator[RestMetadataStore]:
-        metadata = SqlMetadataStore(fresh_postgres_url)
-        location = StoreLocation("sql", fresh_postgres_url, str(tmp_path / "blobs"), None)
-        served = Store(metadata, LocalBlobStore(tmp_path / "blobs"), location)
-        previous = _open_server.app.state.store
-        _open_server.app.state.store = served
-        try:
-            with RestMetadataStore(_open_server.url) as client:
-                yield client  # type: ignore[misc]
-        finally:
-            _open_server.app.state.store = previous
-            served.close()
+    def store(self, served_postgres: Served) -> Iterator[RestMetadataStore]:
+        with RestMetadataStore(served_postgres.url) as client:
+            yield client  # type: ignore[misc]
