@@ -10,12 +10,16 @@ Cases, on the same data in one run:
 (d) materialising (a) into an empty folder (``stackml data get`` / ``dvc checkout``).
 
 Both tools run as their Python APIs in this process (no CLI start-up cost on either side),
-each with its own store/cache on the same disk. Dirty pages are flushed (``os.sync``, untimed)
-before every timed step, so stackml's one flush before it commits a version pays only for its
-own blobs; DVC does not flush at all. DVC's cold add swings a lot on these disks,
-so each DVC timing is the median of ``--repeat`` runs (stackml's too, for fairness).
+each with its own store/cache on the same disk. Every repeat of a cold add starts each tool on a
+new, empty store or cache, and nothing is deleted until the end: ext4 skips inodes freed in the
+last minute or more when it allocates new ones, so deleting the previous repeat's 10,000 blobs
+just before a timed add would slow whichever tool came next by seconds. Dirty pages are
+flushed (``os.sync``, untimed) before every timed step, so stackml's one flush before it
+commits a version pays only for its own blobs; DVC does not flush at all. DVC's cold add
+swings a lot on these disks, so each DVC timing is the median of ``--repeat`` runs
+(stackml's too, for fairness).
 
-    python benchmarks/bench_datasets.py                 # the defaults above (needs ~3.5 GiB free)
+    python benchmarks/bench_datasets.py                 # the defaults above (needs ~8 GiB free)
     python benchmarks/bench_datasets.py --files 2000 --big-mib 256
 
 The last line prints the ratios: cold add (a) speed-up, incremental re-add (c) speed-up,
@@ -75,12 +79,19 @@ def raw_blake3(path: Path) -> float:
 
 
 class Stackml:
+    """stackml's Python API on a store of its own; :meth:`reset` moves to a new, empty one."""
+
     def __init__(self, work: Path) -> None:
+        self.work = work
+        self.generation = 0
+        self._open()
+
+    def _open(self) -> None:
         from stackml.store import open_store
 
-        os.environ["XDG_CACHE_HOME"] = str(work / "cache")
-        self.work = work
-        self.store = open_store(str(work / "store"))
+        here = self.work / f"gen{self.generation}"
+        os.environ["XDG_CACHE_HOME"] = str(here / "cache")
+        self.store = open_store(str(here / "store"))
 
     def add(self, name: str, path: Path) -> None:
         import stackml.data as sd
@@ -95,19 +106,35 @@ class Stackml:
 
     def reset(self) -> None:
         self.store.close()
-        shutil.rmtree(self.work / "store", ignore_errors=True)
-        shutil.rmtree(self.work / "cache", ignore_errors=True)
-        self.__init__(self.work)  # type: ignore[misc]
+        self.generation += 1
+        self._open()
 
 
 class Dvc:
-    def __init__(self, work: Path) -> None:
+    """DVC's Python API on a repo holding the data; :meth:`reset` gives it a new, empty cache
+    and hash state (its site cache), so every cold add hashes and copies everything."""
+
+    def __init__(self, work: Path, scratch: Path) -> None:
         from dvc.repo import Repo
 
         self.work = work
+        self.scratch = scratch
+        self.generation = 0
         work.mkdir(parents=True, exist_ok=True)
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            self.repo = Repo.init(str(work), no_scm=True, force=True)
+            Repo.init(str(work), no_scm=True, force=True).close()
+        self._open()
+
+    def _open(self) -> None:
+        from dvc.repo import Repo
+
+        here = self.scratch / f"dvc-gen{self.generation}"
+        repo = Repo(str(self.work))
+        with repo.config.edit() as conf:
+            conf["cache"]["dir"] = str(here / "cache")
+            conf["core"]["site_cache_dir"] = str(here / "site")
+        repo.close()
+        self.repo = Repo(str(self.work))
 
     def add(self, target: Path) -> None:
         with contextlib.redirect_stdout(io.StringIO()):
@@ -119,11 +146,11 @@ class Dvc:
 
     def reset(self) -> None:
         self.repo.close()
-        for name in (".dvc",):
-            shutil.rmtree(self.work / name, ignore_errors=True)
         for dvcfile in self.work.glob("*.dvc"):
-            dvcfile.unlink()
-        self.__init__(self.work)  # type: ignore[misc]
+            if dvcfile.is_file():
+                dvcfile.unlink()
+        self.generation += 1
+        self._open()
 
 
 def _median(values: list[float]) -> float:
@@ -150,7 +177,7 @@ def main() -> None:
     try:
         sm_dir, dvc_dir = scratch / "sm", scratch / "dvcrepo"
         sm_dir.mkdir(parents=True)
-        dvc = Dvc(dvc_dir)
+        dvc = Dvc(dvc_dir, scratch)
         data = dvc_dir / "small"  # DVC tracks data inside its repo; stackml reads the same
         make_small_files(data, args.files, args.file_kib * 1024)
         big = dvc_dir / "big.bin"
@@ -177,10 +204,8 @@ def main() -> None:
             copy_dest, link_dest = scratch / f"get{i}", scratch / f"link{i}"
             sm_d.append(_timed(lambda d=copy_dest: sm.get("small", d)))
             sm_dl.append(_timed(lambda d=link_dest: sm.get("small", d, link=True)))
-            shutil.rmtree(data)
+            data.rename(scratch / f"checked-out{i}")  # moved aside, not deleted (see above)
             dvc_d.append(_timed(lambda: dvc.checkout(data)))
-            shutil.rmtree(copy_dest)
-            shutil.rmtree(link_dest)
         # (b) one big file, and the raw hashing baseline on the same file
         sm_b, sm_bh, dvc_b, raw_b = [], [], [], []
         for _ in range(args.repeat):

@@ -11,7 +11,12 @@ store's contract and layout:
   checked again after the copy, so an edit during the add is refused, never stored under a
   stale hash.
 * Content already stored is neither written nor copied (it is deduplicated before any
-  write); new blobs are written to the store's ``tmp/`` and renamed into place atomically.
+  write). A new small blob is written, where the platform allows, to an unnamed file
+  (``O_TMPFILE``) in its own folder and then linked to its address in one step: it appears
+  whole or not at all, and parallel writers neither queue on one ``tmp/`` folder nor take the
+  file system's lock for renames across folders (on ext4 these two locks made a cold add of
+  10,000 files spin on them). Elsewhere, and for large files, it is written to the store's
+  ``tmp/`` and renamed into place.
 * Durability is batched: instead of one fsync per blob, :meth:`LocalIngest.sync` flushes the
   store's file system once (or fsyncs each blob when only a few were written), and the caller
   commits the version row only after that. Until then a crash can leave a blob torn at its
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import itertools
 import os
 import shutil
@@ -44,6 +50,9 @@ SMALL_FILE = 4 << 20
 #: Up to this many blobs, :meth:`LocalIngest.sync` fsyncs each; beyond, it syncs the file system.
 FSYNC_EACH = 32
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_TMPFILE = getattr(os, "O_TMPFILE", 0)
+#: errno values that say "this file system or platform has no O_TMPFILE" (fall back for good).
+_NO_TMPFILE = {errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT, errno.EXDEV}
 
 
 def _hash_small(data: bytes) -> str:
@@ -88,6 +97,22 @@ class LocalIngest:
         self._lock = threading.Lock()
         # Blobs this ingest wrote or found stored (list.append is atomic: no lock needed).
         self._touched: list[str] = []
+        # ``/proc/self/fd`` opened once: linkat() through it names an O_TMPFILE file.
+        self._proc_fd: int | None = None
+        self._use_tmpfile = True
+        if _TMPFILE and os.path.isdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):
+                self._proc_fd = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)
+
+    def close(self) -> None:
+        """Release the descriptor kept for linking unnamed files (idempotent)."""
+        fd, self._proc_fd = self._proc_fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
 
     # Plain strings and os calls on the per-file path: pathlib costs more than the I/O of a
     # 10 KiB file.
@@ -135,10 +160,46 @@ class LocalIngest:
     def _temp(self) -> str:
         return f"{self._tmp}ingest-{self._run}-{next(self._counter)}.part"
 
+    def _link_unnamed(self, data: bytes, digest: str, final: str) -> bool:
+        """Write ``data`` to an unnamed file in its folder and link it at ``final``.
+
+        Returns ``False`` when that cannot be done here (no ``O_TMPFILE`` on this file system,
+        or a torn blob already at the address), so the caller writes it the portable way.
+        """
+        proc_fd = self._proc_fd
+        if proc_fd is None or not self._use_tmpfile:
+            return False
+        self._ensure_dir(digest)
+        try:
+            fd = os.open(self._folder(digest), _TMPFILE | os.O_WRONLY | _CLOEXEC, 0o644)
+        except OSError as error:
+            if error.errno in _NO_TMPFILE:
+                self._use_tmpfile = False  # not on this file system: stop trying
+                return False
+            raise
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            try:
+                os.link(str(fd), final, src_dir_fd=proc_fd)
+            except FileExistsError:
+                # Stored meanwhile by another writer, or a torn blob left by a crash: the
+                # rename path replaces the latter.
+                return self._has(final, len(data))
+            except OSError as error:
+                if error.errno in _NO_TMPFILE:
+                    self._use_tmpfile = False
+                    return False
+                raise
+        finally:
+            os.close(fd)
+        return True
+
     def _store(self, data: bytes, digest: str) -> None:
-        """Write ``data`` to its address unless it is already stored (temp file + rename)."""
+        """Write ``data`` to its address unless it is already stored."""
         final = self._final(digest)
-        if not self._has(final, len(data)):
+        if not self._has(final, len(data)) and not self._link_unnamed(data, digest, final):
             tmp = self._temp()
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC, 0o644)
             try:

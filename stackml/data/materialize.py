@@ -25,7 +25,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stackml.data.ingest import LocalIngest, local_root
-from stackml.data.manifest import Manifest, ManifestEntry, Progress, default_workers, safe_path
+from stackml.data.manifest import (
+    Manifest,
+    ManifestEntry,
+    Progress,
+    default_workers,
+    local_workers,
+    safe_path,
+)
 from stackml.errors import IntegrityError, InvalidInput
 
 if TYPE_CHECKING:
@@ -158,7 +165,8 @@ def materialize(
 
     done_files = done_bytes = 0
     total = manifest.size_bytes
-    with ThreadPoolExecutor(max_workers=workers or default_workers()) as pool:
+    workers = workers or (local_workers() if ingest is not None else default_workers())
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         for size in pool.map(one, targets):
             done_files += 1
             done_bytes += size

@@ -97,6 +97,52 @@ def test_ingest_stores_bytes_once_and_syncs(store: Store) -> None:
     assert list((store.blobs.root / "tmp").iterdir()) == []
 
 
+@pytest.mark.skipif(not getattr(os, "O_TMPFILE", 0), reason="needs O_TMPFILE (Linux)")
+def test_small_blobs_are_linked_into_place_without_a_rename(
+    store: Store, tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert isinstance(store.blobs, LocalBlobStore)
+
+    def no_temp_name(self: LocalIngest) -> str:
+        raise AssertionError("a small blob went through tmp/ and a rename")
+
+    monkeypatch.setattr(LocalIngest, "_temp", no_temp_name)
+    version = sd.add("linked", tree, store=store)
+    for entry in sd.get("linked", version.id, store=store).manifest.entries:
+        assert store.blobs.verify(entry.hash)
+    assert list((store.blobs.root / "tmp").iterdir()) == []
+
+
+def test_without_o_tmpfile_blobs_go_through_tmp_and_a_rename(
+    store: Store, tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file system that refuses unnamed files (EOPNOTSUPP) gets the portable path."""
+    import errno
+
+    import stackml.data.ingest as ingest_module
+
+    real_open = os.open
+    refused: list[str] = []
+
+    def open_without_tmpfile(path: str, flags: int, *args: object, **kwargs: object) -> int:
+        tmpfile = getattr(os, "O_TMPFILE", 0)
+        if tmpfile and flags & tmpfile == tmpfile:
+            refused.append(path)
+            raise OSError(errno.EOPNOTSUPP, "Operation not supported", path)
+        return real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ingest_module.os, "open", open_without_tmpfile)
+    renamed: list[str] = []
+    temp_name = LocalIngest._temp
+    monkeypatch.setattr(LocalIngest, "_temp", lambda self: renamed.append("x") or temp_name(self))
+    version = sd.add("portable", tree, store=store)
+    assert len(refused) == (1 if getattr(os, "O_TMPFILE", 0) else 0)  # asked once at most
+    assert len(renamed) == 7  # six files and the manifest
+    for entry in sd.get("portable", version.id, store=store).manifest.entries:
+        assert store.blobs.verify(entry.hash)
+    assert list((store.blobs.root / "tmp").iterdir()) == []
+
+
 TRICKY_NAMES = [
     "a.txt",
     "dir/b.PNG",

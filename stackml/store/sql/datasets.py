@@ -69,20 +69,25 @@ def _digest(value: object) -> str:
 _HEX_RUN = re.compile(r"[0-9a-f]*")
 
 
+def _sorted_unique(values: Iterable[str]) -> list[str]:
+    """Sorted and distinct; linear when ``values`` come sorted (as the SDK sends them)."""
+    return list(dict.fromkeys(sorted(values)))
+
+
 def _digests(values: Iterable[object]) -> list[str]:
     """Sorted distinct blob hashes, checked in bulk: a version may name tens of thousands."""
-    unique = set(values)
+    items = list(values)
     try:
-        joined = "".join(unique)  # type: ignore[arg-type]
+        joined = "".join(items)  # type: ignore[arg-type]
     except TypeError:  # not all text: the check below names the culprit
         joined = None
     if (
         joined is not None
-        and set(map(len, unique)) <= {64}  # type: ignore[arg-type]
+        and set(map(len, items)) <= {64}  # type: ignore[arg-type]
         and _HEX_RUN.fullmatch(joined)
     ):
-        return sorted(unique)  # type: ignore[type-var]
-    return sorted({_digest(h) for h in unique})
+        return _sorted_unique(items)  # type: ignore[arg-type]
+    return sorted({_digest(h) for h in items})
 
 
 def check_draft(draft: VersionDraft) -> VersionDraft:
@@ -273,8 +278,8 @@ def create_version(conn: Connection, draft: VersionDraft) -> DatasetVersion:
             deleted_at=None,
         )
     )
-    hashes = set(draft.blob_hashes)
-    hashes.update(h for h in (draft.manifest_hash, draft.table_hash) if h)
+    extra = [h for h in (draft.manifest_hash, draft.table_hash) if h]
+    hashes = [*draft.blob_hashes, *extra] if extra else draft.blob_hashes
     conn.execute(BLOBS.insert().values(version_id=vid, digests=pack_digests(hashes)))
     _move_alias(conn, draft.dataset, LATEST, vid, draft.author, draft.created_at)
     row = conn.execute(select(VERSIONS).where(VERSIONS.c.id == vid)).one()
@@ -362,7 +367,7 @@ def delete_version(conn: Connection, dataset: str, ref: str, author: str) -> Dat
 
 def pack_digests(hashes: Iterable[str]) -> bytes:
     """Sorted, distinct hex digests as one value of 32-byte binary digests back to back."""
-    return bytes.fromhex("".join(sorted(set(hashes))))
+    return bytes.fromhex("".join(_sorted_unique(hashes)))
 
 
 def unpack_digests(packed: bytes) -> Iterator[str]:
