@@ -25,14 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stackml.data.ingest import LocalIngest, local_root
-from stackml.data.manifest import (
-    Manifest,
-    ManifestEntry,
-    Progress,
-    default_workers,
-    local_workers,
-    safe_path,
-)
+from stackml.data.manifest import Manifest, ManifestEntry, Progress, safe_path
+from stackml.data.storing import default_workers, local_workers
 from stackml.errors import IntegrityError, InvalidInput
 
 if TYPE_CHECKING:

@@ -22,9 +22,10 @@ import pyarrow as pa
 from stackml._internal.names import InvalidName, validate_name
 from stackml.data import expectations as expect
 from stackml.data.hashcache import HashCache
-from stackml.data.manifest import Manifest, Progress, scan, store_tree
+from stackml.data.manifest import Manifest, Progress, scan
 from stackml.data.schema import ImageStats, image_stats, infer_schema
 from stackml.data.splits import SPLIT_COLUMN, assign_splits, check_spec, split_summary
+from stackml.data.storing import store_tree
 from stackml.data.tables import is_table_file, read_table, to_parquet_bytes
 from stackml.errors import InvalidInput
 from stackml.store.datasets_base import DatasetVersion, VersionDraft

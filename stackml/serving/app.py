@@ -82,6 +82,96 @@ def _error(exc: Exception) -> JSONResponse:
     return JSONResponse({"error": str(exc)}, status_code=status, headers=headers)
 
 
+async def infer_reply(
+    runtime: ServingRuntime,
+    name: str,
+    version: int | None,
+    body: bytes,
+    raw_header_length: str | None,
+    started: float,
+) -> tuple[bytes, str, dict[str, str]]:
+    """Answer one v2 infer request: payload, media type and headers (typed errors raise)."""
+    header_length = None
+    if raw_header_length is not None:
+        if not raw_header_length.isdigit():
+            raise InvalidInput(f"{HEADER_LENGTH} must be a number of bytes")
+        header_length = int(raw_header_length)
+    variant = runtime.choose(name, version)
+    parsed, arrays = decode_infer_request(body, header_length)
+    request_id = str(parsed["id"]) if parsed.get("id") else None
+    answer = await runtime.infer(variant, arrays, request_id=request_id, started=started)
+    payload, json_length = encode_infer_response(
+        parsed,
+        answer.outputs,
+        model_name=name,
+        model_version=answer.version,
+        extra={"request_id": answer.request_id, "variant": variant.role},
+    )
+    headers = {"X-Request-Id": answer.request_id, "X-Model-Version": str(answer.version)}
+    if json_length is None:
+        return payload, "application/json", headers
+    headers[HEADER_LENGTH] = str(json_length)
+    return payload, "application/octet-stream", headers
+
+
+class DirectInfer:
+    """``POST /v2/models/{name}[/versions/{version}]/infer`` as a bare ASGI handler.
+
+    The hot route of a model server skips FastAPI's routing, dependency and response layers
+    (about half of a small request's CPU); it answers exactly what the FastAPI route, which
+    stays registered for the OpenAPI document, would. :class:`~stackml.serving.guard.Guard`
+    has already checked the token, the size limit and draining, and records the metrics.
+    """
+
+    def __init__(self, runtime: ServingRuntime) -> None:
+        self.runtime = runtime
+
+    @staticmethod
+    def target(path: str) -> tuple[str, int | None] | None:
+        """``(model, version)`` of an infer path, or ``None`` for any other path."""
+        parts = path.split("/")
+        if len(parts) == 5 and parts[4] == "infer" and parts[3]:
+            return parts[3], None
+        if len(parts) == 7 and parts[6] == "infer" and parts[4] == "versions" and parts[3]:
+            if not parts[5].isdigit():
+                raise InvalidInput(f"version must be a whole number, not {parts[5]!r}")
+            return parts[3], int(parts[5])
+        return None
+
+    async def __call__(
+        self, scope: dict[str, Any], receive: Any, send: Any, target: tuple[str, int | None]
+    ) -> None:
+        started = time.perf_counter()
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        raw_length = None
+        wanted = HEADER_LENGTH.lower().encode("latin-1")
+        for key, value in scope["headers"]:
+            if key.lower() == wanted:
+                raw_length = value.decode("latin-1")
+        try:
+            payload, media, headers = await infer_reply(
+                self.runtime, target[0], target[1], body, raw_length, started
+            )
+        except StackmlError as exc:
+            await _error(exc)(scope, receive, send)
+            return
+        raw = [
+            (b"content-type", media.encode()),
+            (b"content-length", str(len(payload)).encode()),
+            *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": raw})
+        await send({"type": "http.response.body", "body": payload})
+
+
 def create_serving_app(runtime: ServingRuntime, *, load_in_background: bool = True) -> Any:
     """The ASGI app serving ``runtime``'s models (the FastAPI app wrapped in the guard).
 
@@ -201,28 +291,10 @@ def create_serving_app(runtime: ServingRuntime, *, load_in_background: bool = Tr
     async def _infer(name: str, version: int | None, request: Request) -> Response:
         started = time.perf_counter()
         body = await request.body()
-        raw_length = request.headers.get(HEADER_LENGTH)
-        header_length = None
-        if raw_length is not None:
-            if not raw_length.isdigit():
-                raise InvalidInput(f"{HEADER_LENGTH} must be a number of bytes")
-            header_length = int(raw_length)
-        variant = runtime.choose(name, version)
-        parsed, arrays = decode_infer_request(body, header_length)
-        request_id = str(parsed["id"]) if parsed.get("id") else None
-        answer = await runtime.infer(variant, arrays, request_id=request_id, started=started)
-        payload, json_length = encode_infer_response(
-            parsed,
-            answer.outputs,
-            model_name=name,
-            model_version=answer.version,
-            extra={"request_id": answer.request_id, "variant": variant.role},
+        payload, media, headers = await infer_reply(
+            runtime, name, version, body, request.headers.get(HEADER_LENGTH), started
         )
-        headers = {"X-Request-Id": answer.request_id, "X-Model-Version": str(answer.version)}
-        if json_length is None:
-            return Response(payload, media_type="application/json", headers=headers)
-        headers[HEADER_LENGTH] = str(json_length)
-        return Response(payload, media_type="application/octet-stream", headers=headers)
+        return Response(payload, media_type=media, headers=headers)
 
     @app.post(
         "/v2/models/{name}/infer",
@@ -357,6 +429,6 @@ def create_serving_app(runtime: ServingRuntime, *, load_in_background: bool = Tr
             "metrics": runtime.live_metrics(),
         }
 
-    guarded = Guard(app, runtime)
+    guarded = Guard(app, runtime, infer=DirectInfer(runtime))
     guarded.fastapi = app  # type: ignore[attr-defined]
     return guarded

@@ -47,13 +47,21 @@ HEADER_LENGTH = "Inference-Header-Content-Length"
 
 def to_v2_datatype(dtype: str | np.dtype[Any]) -> str:
     """The v2 datatype name of a NumPy dtype (strings are ``BYTES``)."""
-    kind = np.dtype(dtype)
+    kind = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
+    known = _V2_OF_DTYPE.get(kind)
+    if known is not None:
+        return known
     if kind.kind in "OUS":
         return "BYTES"
     for v2, name in V2_TO_NUMPY.items():
         if name == kind.name:
+            _V2_OF_DTYPE[kind] = v2  # a handful of dtypes ever reach here
             return v2
     raise InvalidInput(f"dtype {kind} has no Open Inference Protocol datatype")
+
+
+#: NumPy dtype -> v2 datatype, looked up once per answer (``dtype.name`` is slow to build).
+_V2_OF_DTYPE: dict[np.dtype[Any], str] = {}
 
 
 def _bytes_elements(raw: bytes, count: int, name: str) -> np.ndarray:

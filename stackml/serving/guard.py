@@ -38,9 +38,11 @@ class PayloadTooLarge(StackmlError):
 class Guard:
     """Wraps the serving app; see the module docstring."""
 
-    def __init__(self, app: Any, runtime: ServingRuntime) -> None:
+    def __init__(self, app: Any, runtime: ServingRuntime, *, infer: Any = None) -> None:
         self.app = app
         self.runtime = runtime
+        # The v2 infer route answered without FastAPI (see ``stackml.serving.app.DirectInfer``).
+        self.infer = infer
         self._known: dict[str, float] = {}  # hashed valid store tokens -> checked at
 
     async def _valid(self, secret: str) -> bool:
@@ -129,7 +131,18 @@ class Guard:
         runtime.in_flight += 1
         runtime.metrics.in_flight.inc()
         try:
-            await self.app(scope, limited_receive, watch_send)
+            target = None
+            if self.infer is not None and route == "infer" and scope["method"] == "POST":
+                try:
+                    target = self.infer.target(path)
+                except StackmlError as exc:
+                    status = 400
+                    await _reply(send, 400, str(exc), {})
+                    return
+            if target is not None:
+                await self.infer(scope, limited_receive, watch_send, target)
+            else:
+                await self.app(scope, limited_receive, watch_send)
         except PayloadTooLarge:
             status = 413
             if not started_response:

@@ -142,7 +142,10 @@ class ServingRuntime:
         self.refused_draining = 0
         self.completed = 0
         self.in_flight = 0
-        self.recent: deque[dict[str, Any]] = deque(maxlen=50)
+        # The last requests (variant, outputs, id, time, version, latency), for the live page.
+        self.recent: deque[tuple[Variant, Mapping[str, np.ndarray], str, int, int, float]] = deque(
+            maxlen=50
+        )
         self._random = random.Random()
         self._stop = threading.Event()
         self._shadow_tasks: set[asyncio.Task[None]] = set()
@@ -334,20 +337,29 @@ class ServingRuntime:
         ms: float,
         version: int,
     ) -> None:
-        labels = classify(variant, outputs)
-        first = labels[0] if labels else None
+        """Keep the request for the live page; its label is worked out only when read."""
         self.recent.appendleft(
-            {
-                "request_id": request_id,
-                "ts_ms": int(time.time() * 1000),
-                "model": variant.name,
-                "version": version,
-                "variant": variant.role,
-                "latency_ms": round(ms, 2),
-                "prediction": first["label"] if first else "",
-                "confidence": round(first["confidence"], 4) if first else None,
-            }
+            (variant, outputs, request_id, int(time.time() * 1000), version, round(ms, 2))
         )
+
+    @staticmethod
+    def _recent_entry(
+        kept: tuple[Variant, Mapping[str, np.ndarray], str, int, int, float],
+    ) -> dict[str, Any]:
+        variant, outputs, request_id, ts_ms, version, ms = kept
+        first_rows = {k: v[:1] for k, v in outputs.items()}
+        labels = classify(variant, first_rows)
+        first = labels[0] if labels else None
+        return {
+            "request_id": request_id,
+            "ts_ms": ts_ms,
+            "model": variant.name,
+            "version": version,
+            "variant": variant.role,
+            "latency_ms": ms,
+            "prediction": first["label"] if first else "",
+            "confidence": round(first["confidence"], 4) if first else None,
+        }
 
     # -- snapshots ----------------------------------------------------------------------
     def describe_models(self) -> list[dict[str, Any]]:
@@ -371,5 +383,5 @@ class ServingRuntime:
         if self.prediction_log is not None:
             snapshot["logged"] = self.prediction_log.stats.logged
             snapshot["log_dropped"] = self.prediction_log.stats.dropped
-        snapshot["recent"] = list(self.recent)[:20]
+        snapshot["recent"] = [self._recent_entry(kept) for kept in list(self.recent)[:20]]
         return snapshot

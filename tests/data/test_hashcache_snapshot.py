@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 import stackml.data as sd
-from stackml.data.hashcache import PART, HashCache, default_cache_path, pack_paths, pack_stamps
+from stackml.data.hashcache import HashCache, default_cache_path
 from stackml.data.ingest import LocalIngest
+from stackml.data.snapshots import PART, pack_paths, pack_stamps
 from stackml.store import Store
 from stackml.store.blobs.local import LocalBlobStore, blob_epoch
 

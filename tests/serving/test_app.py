@@ -193,6 +193,7 @@ BAD = [
         "NaN",
     ),
     ("/v2/models/nope/infer", {"json": {"inputs": []}}, 404, "no model 'nope'"),
+    ("/v2/models/digits/versions/x1/infer", {"json": {"inputs": []}}, 400, "whole number"),
     (
         "/predict",
         {"json": {"model": "wine", "records": [{"alcohol": 1, "hue": 2}]}},
@@ -269,6 +270,8 @@ def test_chunked_oversized_body_is_413(server: ServingServer) -> None:
 
 def test_metrics_and_openapi(server: ServingServer) -> None:
     httpx.post(server.url + "/v2/models/digits/infer", json=_v2(np.zeros((3, 1, 8, 8))))
+    bad = httpx.post(server.url + "/v2/models/digits/infer", content=b"{not json")
+    assert bad.status_code == 400
     text = httpx.get(server.url + "/metrics").text
     for name in (
         'stackml_serving_requests_total{code="200",model="digits",route="infer"}',
@@ -381,3 +384,28 @@ def test_stackml_api_tokens_are_accepted_with_store_tokens(tmp_path: Path) -> No
     with pytest.raises(NotFound):  # nothing was recorded
         reopened.metadata.get_deployment("digits")
     reopened.close()
+
+
+def test_infer_route_is_answered_without_fastapi() -> None:
+    """The hot route takes the direct ASGI path; other paths under /v2/models do not."""
+    from stackml.serving.app import DirectInfer
+
+    assert DirectInfer.target("/v2/models/digits/infer") == ("digits", None)
+    assert DirectInfer.target("/v2/models/digits/versions/4/infer") == ("digits", 4)
+    for other in ("/v2/models/digits", "/v2/models//infer", "/v2/models/a/b/infer"):
+        assert DirectInfer.target(other) is None
+
+
+def test_live_page_shows_each_recent_request_with_its_label(
+    server: ServingServer, model: MlpPredictor
+) -> None:
+    x = np.random.default_rng(5).random((2, 1, 8, 8)).astype(np.float32)
+    r = httpx.post(server.url + "/v2/models/digits/infer", json=_v2(x))
+    assert r.status_code == 200, r.text
+    request_id = r.json()["parameters"]["request_id"]
+    recent = httpx.get(server.url + "/live").json()["metrics"]["recent"]
+    mine = next(entry for entry in recent if entry["request_id"] == request_id)
+    expected = reference(model, x)
+    assert mine["model"] == "digits" and mine["version"] == 4
+    assert mine["prediction"] == str(int(expected[0].argmax()))  # the first row's label
+    assert mine["confidence"] == pytest.approx(float(expected[0].max()), abs=1e-4)
