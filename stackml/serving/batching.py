@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -71,6 +72,11 @@ class BatchPolicy:
             raise ValueError("decrease_factor must be between 0 and 1")
         if self.max_concurrent_batches < 1:
             raise ValueError("max_concurrent_batches must be at least 1")
+
+
+def _expire(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
 
 
 @dataclass
@@ -126,10 +132,15 @@ class AdaptiveBatcher:
             self.predictor = predictor
 
     async def submit(
-        self, inputs: Mapping[str, np.ndarray]
+        self, inputs: Mapping[str, np.ndarray], *, timeout: float | None = None
     ) -> tuple[dict[str, np.ndarray], Predictor]:
         """Queue one request (already validated); its own outputs and the predictor that
-        computed them (which may be newer than the one current at submission)."""
+        computed them (which may be newer than the one current at submission).
+
+        Raises ``TimeoutError`` when no answer came within ``timeout`` seconds; the request
+        then leaves the queue. (A timer on the request's future: cheaper per request than
+        ``asyncio.wait_for``, which wraps the call in a task of its own.)
+        """
         rows = int(next(iter(inputs.values())).shape[0])
         if self.queued_rows + rows > self.policy.max_queue_rows:
             self.stats.shed += 1
@@ -145,7 +156,13 @@ class AdaptiveBatcher:
         self.queued_rows += rows
         assert self._wake is not None
         self._wake.set()
-        return await item.future
+        if timeout is None:
+            return await item.future
+        timer = loop.call_later(timeout, _expire, item.future)
+        try:
+            return await item.future
+        finally:
+            timer.cancel()
 
     def _ensure_worker(self) -> None:
         if self._task is None or self._task.done():
