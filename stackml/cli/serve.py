@@ -47,6 +47,13 @@ def serve(
         min=1,
         help="Model calls in flight per model: the next batch runs while one computes.",
     ),
+    model_threads: int = typer.Option(
+        0,
+        "--model-threads",
+        min=0,
+        help="Runtime threads per model call (0: the cores shared out among the concurrent "
+        "batches).",
+    ),
     max_queue: int = typer.Option(
         4096, "--max-queue", min=1, help="Rows allowed to wait per model; beyond: 503."
     ),
@@ -105,6 +112,7 @@ def serve(
         ServingServer,
         registry_loader,
     )
+    from stackml.serving.batching import model_threads as default_model_threads
     from stackml.serving.endpoint import model_name, parse_weighted
 
     canaries = dict(
@@ -149,6 +157,7 @@ def serve(
         )
     store = None
     resolver = None
+    threads = model_threads or default_model_threads(concurrent_batches)
     loader: Callable[[str], Any]
     if model_dir is not None:
         from stackml.serving.package import load_packaged
@@ -156,7 +165,7 @@ def serve(
         folder = model_dir
 
         def packaged(ref: str) -> Any:
-            return load_packaged(folder, trust=trust)
+            return load_packaged(folder, trust=trust, threads=threads)
 
         loader = packaged
     else:
@@ -164,7 +173,7 @@ def serve(
 
         state = cli_state(ctx)
         store = open_store(state.tracking_uri, state.artifact_uri)
-        loader, resolver = registry_loader(store, trust=trust)
+        loader, resolver = registry_loader(store, trust=trust, threads=threads)
     store_for_logs = None if no_log and not auth else store
     server = ServingServer(
         specs,

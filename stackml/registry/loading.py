@@ -87,9 +87,12 @@ def _model_dir(version: ModelVersion, folder: Path) -> Path:
     return folder
 
 
-def load(ref: str, *, store: Store | None = None, trust: bool = False) -> Predictor:
+def load(
+    ref: str, *, store: Store | None = None, trust: bool = False, threads: int | None = None
+) -> Predictor:
     """The predictor of the version ``ref`` names: ``"digits@production"``, ``"digits@3"``,
-    ``"digits"`` (the latest).
+    ``"digits"`` (the latest). ``threads`` caps the runtime's threads per call (ONNX Runtime's
+    intra-op threads; default: the runtime's choice).
 
     Raises:
         NotFound: No such model, version or alias.
@@ -111,6 +114,7 @@ def load(ref: str, *, store: Store | None = None, trust: bool = False) -> Predic
             trust=trust,
             name=version.model,
             version=version.version,
+            threads=threads,
         )
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)

@@ -246,8 +246,11 @@ def _manifests(
     }
 
 
-def load_packaged(model_dir: str | Path, *, trust: bool = False) -> Predictor:
-    """Load the predictor of a packaged model directory (no store needed)."""
+def load_packaged(
+    model_dir: str | Path, *, trust: bool = False, threads: int | None = None
+) -> Predictor:
+    """Load the predictor of a packaged model directory (no store needed); ``threads`` caps
+    the runtime's threads per model call."""
     from stackml.registry.formats import load_predictor
 
     folder = Path(model_dir)
@@ -263,4 +266,5 @@ def load_packaged(model_dir: str | Path, *, trust: bool = False) -> Predictor:
         trust=trust,
         name=descriptor["name"],
         version=int(descriptor["version"]),
+        threads=threads,
     )

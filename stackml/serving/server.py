@@ -30,8 +30,11 @@ __all__ = ["ServingServer", "registry_loader"]
 logger = logging.getLogger(__name__)
 
 
-def registry_loader(store: Any, *, trust: bool = False) -> tuple[Loader, Resolver]:
-    """A loader and resolver backed by the model registry of ``store``."""
+def registry_loader(
+    store: Any, *, trust: bool = False, threads: int | None = None
+) -> tuple[Loader, Resolver]:
+    """A loader and resolver backed by the model registry of ``store``; ``threads`` caps
+    each model call's runtime threads (see :func:`~stackml.serving.batching.model_threads`)."""
     import importlib
 
     registry = importlib.import_module("stackml.registry")
@@ -41,7 +44,7 @@ def registry_loader(store: Any, *, trust: bool = False) -> tuple[Loader, Resolve
         raise RuntimeError("this stackml has no model registry loader (stackml.registry.load)")
 
     def loader(ref: str) -> Any:
-        return load(ref, store=store, trust=trust)
+        return load(ref, store=store, trust=trust, threads=threads)
 
     def resolver(ref: str) -> tuple[str, int]:
         name, version = resolve(ref, store)
