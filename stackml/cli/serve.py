@@ -51,8 +51,7 @@ def serve(
         0,
         "--model-threads",
         min=0,
-        help="Runtime threads per model call (0: the cores shared out among the concurrent "
-        "batches).",
+        help="Runtime threads per ONNX model call (0: the runtime's choice, every core).",
     ),
     max_queue: int = typer.Option(
         4096, "--max-queue", min=1, help="Rows allowed to wait per model; beyond: 503."
@@ -112,7 +111,6 @@ def serve(
         ServingServer,
         registry_loader,
     )
-    from stackml.serving.batching import model_threads as default_model_threads
     from stackml.serving.endpoint import model_name, parse_weighted
 
     canaries = dict(
@@ -157,7 +155,7 @@ def serve(
         )
     store = None
     resolver = None
-    threads = model_threads or default_model_threads(concurrent_batches)
+    threads = model_threads or None
     loader: Callable[[str], Any]
     if model_dir is not None:
         from stackml.serving.package import load_packaged

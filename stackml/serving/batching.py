@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import threading
 import time
 from collections import deque
@@ -31,7 +30,7 @@ import numpy as np
 from stackml.errors import StackmlError
 from stackml.registry.runtime import Predictor
 
-__all__ = ["AdaptiveBatcher", "BatchPolicy", "Overloaded", "model_threads"]
+__all__ = ["AdaptiveBatcher", "BatchPolicy", "Overloaded"]
 
 
 class Overloaded(StackmlError):
@@ -73,13 +72,6 @@ class BatchPolicy:
             raise ValueError("decrease_factor must be between 0 and 1")
         if self.max_concurrent_batches < 1:
             raise ValueError("max_concurrent_batches must be at least 1")
-
-
-def model_threads(concurrent_batches: int) -> int:
-    """Runtime threads per model call when ``concurrent_batches`` calls run at once: the
-    cores shared out, so calls in flight together never ask for more threads than there are
-    cores (oversubscribed, they slow each other and the event loop down)."""
-    return max(1, (os.cpu_count() or 1) // max(1, concurrent_batches))
 
 
 def _expire(future: asyncio.Future[Any]) -> None:

@@ -34,7 +34,7 @@ def registry_loader(
     store: Any, *, trust: bool = False, threads: int | None = None
 ) -> tuple[Loader, Resolver]:
     """A loader and resolver backed by the model registry of ``store``; ``threads`` caps
-    each model call's runtime threads (see :func:`~stackml.serving.batching.model_threads`)."""
+    each model call's runtime threads (ONNX Runtime's intra-op threads; ``None``: its choice)."""
     import importlib
 
     registry = importlib.import_module("stackml.registry")

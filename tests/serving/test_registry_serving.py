@@ -285,17 +285,11 @@ def test_workers_share_the_port(registry_store: tuple) -> None:
     assert proc.returncode == 0
 
 
-def test_loaded_onnx_models_take_the_cores_shared_out_among_concurrent_batches(
-    registry_store: tuple,
-) -> None:
+def test_model_threads_reach_the_onnx_session(registry_store: tuple) -> None:
     from stackml.serving import registry_loader
-    from stackml.serving.batching import model_threads
 
     store, _, _ = registry_store
-    cores = os.cpu_count() or 1
-    assert model_threads(1) == cores
-    assert model_threads(2) == max(1, cores // 2)
-    assert model_threads(10 * cores) == 1  # never zero
-    loader, _ = registry_loader(store, threads=1)
-    predictor = loader("digits@1")
-    assert predictor.session.get_session_options().intra_op_num_threads == 1
+    for threads in (1, 2):
+        loader, _ = registry_loader(store, threads=threads)
+        predictor = loader("digits@1")
+        assert predictor.session.get_session_options().intra_op_num_threads == threads
