@@ -28,7 +28,13 @@ EMBEDDING = "embedding"
 
 
 def session_options(threads: int | None = None) -> Any:
-    """CPU session options: full graph optimisation, sequential, ``threads`` intra-op."""
+    """CPU session options: full graph optimisation, sequential, ``threads`` intra-op.
+
+    Idle intra-op threads sleep instead of spinning: a model shares its cores with the rest
+    of the process (a server's event loop and its other model calls), and spinning threads
+    took those cores from them (a served model answered about 15% fewer requests at high
+    load with spinning on).
+    """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -37,6 +43,7 @@ def session_options(threads: int | None = None) -> Any:
     options.inter_op_num_threads = 1
     if threads:
         options.intra_op_num_threads = int(threads)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3  # warnings about unused initialisers are noise to users
     return options
 

@@ -292,4 +292,7 @@ def test_model_threads_reach_the_onnx_session(registry_store: tuple) -> None:
     for threads in (1, 2):
         loader, _ = registry_loader(store, threads=threads)
         predictor = loader("digits@1")
-        assert predictor.session.get_session_options().intra_op_num_threads == threads
+        options = predictor.session.get_session_options()
+        assert options.intra_op_num_threads == threads
+        # idle runtime threads sleep: spinning ones would take the event loop's core
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
