@@ -190,3 +190,20 @@ def test_transient_errors_are_retried_then_translated(
     assert "database is locked" not in str(info.value)
     assert isinstance(info.value.__cause__, exc.OperationalError)
     store.close()
+
+
+def test_search_pages_of_any_size_carry_their_details(tmp_path: Path) -> None:
+    """Pages are read with fixed-size id lists (padded) up to 1,024 ids, expanding beyond."""
+    from stackml.store.entities import MetricPoint
+
+    store = SqlMetadataStore(f"sqlite:///{tmp_path / 'm.db'}")
+    for i in range(1030):
+        run = store.create_run("big", name=f"r{i:04d}", params={"i": str(i)}, tags={"t": str(i)})
+        store.log_metrics(run.id, [MetricPoint("m", float(i), 0, 1)])
+    for limit in (1, 7, 9, 33, 1024, 1025, 1030):
+        page = store.search_runs(project="big", order_by=["name"], limit=limit)
+        assert [r.name for r in page.runs] == [f"r{i:04d}" for i in range(limit)]
+        for k, run in enumerate(page.runs):
+            assert run.params == {"i": str(k)} and run.tags == {"t": str(k)}
+            assert run.metric("m") == float(k)
+    store.close()
