@@ -7,10 +7,12 @@ with a ``loss`` metric of ``--points`` points, and ``--runs`` runs with two para
 with bulk inserts through MLflow's own ORM models (its client would take hours for a million
 points). Both servers run at once; each figure is the median of ``--repeat`` HTTP calls after a
 warm-up call, and the runs-table calls of the two tools alternate, so that on a shared machine
-both see the same load (the load average is printed before and after). Calls go through one
-keep-alive connection per server with the standard library's ``http.client``: a heavier client
-(httpx spends about half a millisecond per call of its own here) would add the same constant
-to both tools and hide the servers' difference.
+both see the same load (the load average is printed before and after); each timed table call
+follows an untimed call to the same server, so neither tool is timed right after the other's
+work (which costs the next request 2-4 ms on this VM, whichever server gets it). Calls go
+through one keep-alive connection per server with the standard library's ``http.client``: a
+heavier client (httpx spends about half a millisecond per call of its own here) would add the
+same constant to both tools and hide the servers' difference.
 
 Compared calls:
 
@@ -138,14 +140,23 @@ def _median_ms(call: Callable[[], Reply], repeat: int) -> float:
 def _paired_median_ms(
     ours: Callable[[], Reply], theirs: Callable[[], Reply], repeat: int
 ) -> tuple[float, float]:
-    """Medians of two calls timed in alternation (each warmed first)."""
+    """Medians of two calls timed in alternation (each warmed first).
+
+    Each timed call follows an untimed call to the same server (skipped for calls slower than
+    a second, where it would not matter), so neither tool is timed right after the other one's
+    work: on this VM a request that arrives after the other server's 25-40 ms of CPU pays
+    2-4 ms extra, whichever server it goes to.
+    """
     ours().raise_for_status()
     theirs().raise_for_status()
-    pairs = [(_timed(ours), _timed(theirs)) for _ in range(repeat)]
-    return (
-        statistics.median(p[0] for p in pairs) * 1000,
-        statistics.median(p[1] for p in pairs) * 1000,
-    )
+    ours_ms: list[float] = []
+    theirs_ms: list[float] = []
+    for _ in range(repeat):
+        for call, times in ((ours, ours_ms), (theirs, theirs_ms)):
+            if not times or times[-1] < 1.0:
+                call()
+            times.append(_timed(call))
+    return statistics.median(ours_ms) * 1000, statistics.median(theirs_ms) * 1000
 
 
 def _series(points: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
