@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import threading
 import time
 from collections import deque
@@ -208,7 +209,12 @@ class AdaptiveBatcher:
                 continue
             task = asyncio.get_running_loop().create_task(self._run(batch), name="batch")
             self._running.add(task)
-            task.add_done_callback(lambda t: (self._running.discard(t), slots.release()))
+            task.add_done_callback(functools.partial(self._finished, slots))
+
+    def _finished(self, slots: asyncio.Semaphore, task: asyncio.Task[None]) -> None:
+        """A model call ended: forget its task and free its slot for the next batch."""
+        self._running.discard(task)
+        slots.release()
 
     def _take(self) -> list[_Item]:
         """Pop requests up to the target; requests whose caller gave up are skipped."""

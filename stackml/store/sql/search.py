@@ -268,7 +268,7 @@ def _null(type_: Any) -> Any:
     return cast(null(), type_)
 
 
-_IDS = bindparam("ids", expanding=True)
+_IDS: Any = bindparam("ids", expanding=True)
 #: The page's runs by id (after a narrow sort picked their ids).
 _RUN_ROWS = select(RUNS).where(RUNS.c.id.in_(_IDS))
 #: Largest id list bound as fixed parameters (see :func:`_details`); longer ones expand.
@@ -319,7 +319,7 @@ def _details(size: int) -> Any:
     return _details_of([bindparam(f"i{k}") for k in range(size)])
 
 
-def _details_rows(conn: Connection, chunk: Sequence[str]) -> list[Any]:
+def _details_rows(conn: Connection, chunk: Sequence[str]) -> Sequence[Any]:
     if not chunk:
         return []
     if len(chunk) > _FIXED_IDS:
