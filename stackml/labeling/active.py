@@ -162,7 +162,9 @@ def rank_tasks(
         probs_parts.append(p)
         emb_parts.append(e)
     probs = np.concatenate(probs_parts)
-    embeddings = None if any(e is None for e in emb_parts) else np.concatenate(emb_parts)  # type: ignore[arg-type]
+    embeddings: np.ndarray | None = (
+        None if any(e is None for e in emb_parts) else np.concatenate(emb_parts)  # type: ignore[arg-type]
+    )
     scores = score(probs, embeddings, strategy)
     priorities = {t.id: float(s) for t, s in zip(tasks, scores, strict=True)}
     store.metadata.set_label_priorities(project, priorities)

@@ -343,8 +343,9 @@ class RestMetadataStore(
         start = 0
         while start < len(keys):
             end = start + batch
+            chunk = keys[start:end]
             body = {
-                "keys": keys[start:end],
+                "keys": chunk,
                 "values": _wire_values(values[start:end]),
                 "steps": steps[start:end],
                 "timestamps": stamps[start:end],
@@ -357,11 +358,11 @@ class RestMetadataStore(
             try:
                 self.http.call("POST", path, content=content, headers=_JSON)
             except PayloadTooLarge:
-                if len(body["keys"]) == 1:
+                if len(chunk) == 1:
                     raise
-                batch = max(1, len(body["keys"]) // 2)  # the server's body limit is lower: split
+                batch = max(1, len(chunk) // 2)  # the server's body limit is lower: split
                 continue
-            start += len(body["keys"])
+            start += len(chunk)
 
     def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         answer = self.http.call("GET", f"/runs/{_seg(run_id)}/metrics/history", params={"key": key})

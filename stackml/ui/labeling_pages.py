@@ -196,7 +196,8 @@ def _segments(
     text: str, spans: list[dict[str, Any]], colors: dict[str, str]
 ) -> list[tuple[str, str | None, str]]:
     """Text cut into (piece, class or None, color) for highlighting spans."""
-    out, pos = [], 0
+    out: list[tuple[str, str | None, str]] = []
+    pos = 0
     for s in sorted(spans, key=lambda s: s["start"]):
         if s["start"] < pos:
             continue

@@ -33,6 +33,10 @@ _LOWER_IS_BETTER = ("loss", "latency", "error", "time", "size", "mse", "mae")
 VARIANT_ROLES = ("compressed_from",)
 
 
+#: A lineage node: label, caption, kind and link (``None``: this page).
+_Node = tuple[str, str, str, str | None]
+
+
 def version_href(ref: str) -> str:
     """The page of a ``name@N`` version (``/models`` when the ref is malformed)."""
     name, _, number = ref.partition("@")
@@ -192,7 +196,7 @@ def build_graph(
     store: Store, version: ModelVersion, run_name: str | None, derived: list[tuple[str, str]]
 ) -> LineageGraph:
     """Datasets (and a source version) → run → this version → derived versions."""
-    inputs = [
+    inputs: list[_Node] = [
         (_short(d.split("@")[0]), "dataset " + d.split("@")[-1][:8], "dataset", _dataset_href(d))
         for d in version.dataset_versions
     ]
@@ -205,7 +209,7 @@ def build_graph(
                 version_href(version.source_version),
             )
         )
-    run = [
+    run: list[_Node] = [
         (
             _short(run_name or version.run_id[:8]),
             "run " + version.run_id[:8],
@@ -213,8 +217,10 @@ def build_graph(
             f"/runs/{quote(version.run_id, safe='')}",
         )
     ]
-    me = [(version.ref, f"{version.format}", "model", None)]
-    outs = [(ref, role.replace("_", " "), "model", version_href(ref)) for ref, role in derived]
+    me: list[_Node] = [(version.ref, f"{version.format}", "model", None)]
+    outs: list[_Node] = [
+        (ref, role.replace("_", " "), "model", version_href(ref)) for ref, role in derived
+    ]
     columns = [c for c in (inputs, run, me, outs) if c]
     rows = max(len(c) for c in columns)
     graph = LineageGraph(

@@ -65,7 +65,9 @@ def _state(done: int, slots: int, overlap: int) -> str:
 
 # The hot paths' statements are built once: building SQLAlchemy statements per call costs
 # more than running them on SQLite.
-_P, _U, _NOW = bindparam("p"), bindparam("u"), bindparam("now")
+_P: Any = bindparam("p")
+_U: Any = bindparam("u")
+_NOW: Any = bindparam("now")
 _HAS_EXPIRED = (
     select(LEASES.c.task_id).where(LEASES.c.project == _P, LEASES.c.expires_at < _NOW).limit(1)
 )

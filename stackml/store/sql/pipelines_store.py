@@ -115,7 +115,7 @@ class SqlPipelineStore(PipelineStore):
 
     # -- runs -----------------------------------------------------------------------------
     def create_pipeline_run(self, info: PipelineRunInfo) -> PipelineRunInfo:
-        row = {
+        row: dict[str, Any] = {
             "id": inputs.identifier(info.id),
             "pipeline": inputs.name(info.pipeline, "pipeline name"),
             "status": check_one_of(info.status, PIPELINE_RUN_STATES, "pipeline run status"),
@@ -272,7 +272,7 @@ class SqlPipelineStore(PipelineStore):
 
     # -- schedules ------------------------------------------------------------------------
     def save_schedule(self, schedule: Schedule) -> Schedule:
-        row = {
+        row: dict[str, Any] = {
             "pipeline": inputs.name(schedule.pipeline, "pipeline name"),
             "cron": check_cron(schedule.cron),
             "policy": check_one_of(schedule.policy, MISSED_POLICIES, "missed-run policy"),
@@ -329,7 +329,7 @@ class SqlPipelineStore(PipelineStore):
 
     # -- dataset triggers -----------------------------------------------------------------
     def save_trigger(self, trigger: DatasetTrigger) -> DatasetTrigger:
-        row = {
+        row: dict[str, Any] = {
             "pipeline": inputs.name(trigger.pipeline, "pipeline name"),
             "dataset": inputs.name(trigger.dataset, "dataset name"),
             "last_version": inputs.non_negative_int(trigger.last_version, "last_version"),
