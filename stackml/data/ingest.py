@@ -43,7 +43,7 @@ from pathlib import Path
 import blake3
 
 from stackml.errors import IntegrityError, InvalidInput
-from stackml.store.blobs.local import layout_depth
+from stackml.store.blobs.local import fsync_dir, layout_depth
 
 #: Files up to this size are read whole; larger ones are memory-mapped and copied.
 SMALL_FILE = 4 << 20
@@ -277,7 +277,7 @@ class LocalIngest:
             finally:
                 os.close(fd)
         for folder in {os.path.dirname(final) for final in touched}:
-            _fsync_dir(folder)
+            fsync_dir(folder)
 
     def get_to(self, digest: str, size: int, dest: Path, label: str) -> None:
         """Write a verified blob to ``dest``. Raises ``IntegrityError`` naming ``label``."""
@@ -301,20 +301,6 @@ class LocalIngest:
                 f"{label}: its stored blob {digest[:12]} is corrupt; "
                 "run `stackml fsck` to find damaged blobs"
             )
-
-
-def _fsync_dir(folder: str) -> None:
-    """Make the renames into ``folder`` durable (platforms that can't open folders skip it)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _CLOEXEC)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def sync_store(root: Path) -> None:

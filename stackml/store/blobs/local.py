@@ -131,7 +131,7 @@ def _new_epoch(root: Path) -> str:
     return token
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: str | os.PathLike[str]) -> None:
     """Make a rename durable; some platforms can't open folders, which is fine there."""
     try:
         fd = os.open(path, os.O_RDONLY | _DIRECTORY)
@@ -216,7 +216,7 @@ class LocalBlobStore(BlobStore):
         # os.replace swaps the directory entry itself, never a link's target.
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, final)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
 
     # -- reading ----------------------------------------------------------------------------
     def _open_fd(self, digest: str) -> int:
@@ -321,7 +321,7 @@ class LocalBlobStore(BlobStore):
             os.replace(src, dest)
         except FileNotFoundError as exc:
             raise NotFound(f"blob {digest} is not in {self.url}") from exc
-        _fsync_dir(src.parent)
+        fsync_dir(src.parent)
 
     def iter_digests(self) -> Iterator[str]:
         """Every blob in the layout, links included so that fsck can flag them."""

@@ -108,13 +108,34 @@ def chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
         yield ids[start : start + _CHUNK]
 
 
+def metric_summary(
+    key: str,
+    value: float | None,
+    step: int,
+    timestamp: int,
+    low: float | None,
+    high: float | None,
+    count: int,
+) -> MetricSummary:
+    """A metric's summary from its ``latest_metrics`` columns (NaN is stored as NULL)."""
+    nan = math.nan
+    return MetricSummary(
+        key,
+        nan if value is None else value,
+        step,
+        timestamp,
+        nan if low is None else low,
+        nan if high is None else high,
+        count,
+    )
+
+
 def load_runs(conn: Connection, rows: Sequence[Any]) -> list[Run]:
     """Snapshots of run rows with params, tags and metric summaries: one query per kind."""
     ids = [row.id for row in rows]
     params: dict[str, dict[str, str]] = {run_id: {} for run_id in ids}
     tags: dict[str, dict[str, str]] = {run_id: {} for run_id in ids}
     metrics: dict[str, dict[str, MetricSummary]] = {run_id: {} for run_id in ids}
-    nan = math.nan
     # Plain tuples and positional construction: this loop builds every row of a large page.
     for chunk in chunks(ids):
         query = select(PARAMS.c.run_id, PARAMS.c.key, PARAMS.c.value)
@@ -134,16 +155,8 @@ def load_runs(conn: Connection, rows: Sequence[Any]) -> list[Run]:
             LATEST.c.count,
         ).where(LATEST.c.run_id.in_(chunk))
         for row in conn.execute(query).all():
-            run_id, key, value, step, timestamp, low, high, count = cast("tuple[Any, ...]", row)
-            metrics[run_id][key] = MetricSummary(
-                key,
-                nan if value is None else value,
-                step,
-                timestamp,
-                nan if low is None else low,
-                nan if high is None else high,
-                count,
-            )
+            run_id, key, *rest = cast("tuple[Any, ...]", row)
+            metrics[run_id][key] = metric_summary(key, *rest)
     return [
         Run(
             row.id,

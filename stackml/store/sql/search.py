@@ -18,7 +18,6 @@ import binascii
 import functools
 import hashlib
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -52,7 +51,7 @@ from stackml.store.filter import (
     parse_order_by,
 )
 from stackml.store.sql import inputs
-from stackml.store.sql.runs import chunks
+from stackml.store.sql.runs import chunks, metric_summary
 from stackml.store.sql.snapshots import LATEST, PARAMS, RUNS, TAGS
 
 MAX_LIMIT = 50_000
@@ -343,20 +342,11 @@ def load_page(conn: Connection, rows: Sequence[Any]) -> list[Run]:
     params: dict[str, dict[str, str]] = {run_id: {} for run_id in ids}
     tags: dict[str, dict[str, str]] = {run_id: {} for run_id in ids}
     metrics: dict[str, dict[str, MetricSummary]] = {run_id: {} for run_id in ids}
-    nan = math.nan
     for chunk in chunks(ids):
         for row in _details_rows(conn, chunk):
             kind, run_id, key, text, value, step, stamp, low, high, count = row
             if kind == 2:
-                metrics[run_id][key] = MetricSummary(
-                    key,
-                    nan if value is None else value,
-                    step,
-                    stamp,
-                    nan if low is None else low,
-                    nan if high is None else high,
-                    count,
-                )
+                metrics[run_id][key] = metric_summary(key, value, step, stamp, low, high, count)
             elif kind == 0:
                 params[run_id][key] = text
             else:
