@@ -50,6 +50,8 @@ class ServerMetrics:
             "HTTP requests being answered now",
             registry=self.registry,
         )
+        #: Requests being answered now (the gauge's value, readable without its lock).
+        self.active = 0
 
     def exposition(self) -> bytes:
         """The Prometheus text exposition of every metric."""
@@ -77,9 +79,11 @@ class RequestMetrics:
             await send(message)
 
         self.metrics.in_flight.inc()
+        self.metrics.active += 1
         try:
             await self.app(scope, receive, recording_send)
         finally:
+            self.metrics.active -= 1
             self.metrics.in_flight.dec()
             route = getattr(scope.get("route"), "path", _UNMATCHED)
             method = scope["method"]

@@ -19,6 +19,7 @@ Contract for implementations:
 from __future__ import annotations
 
 import abc
+import contextlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from stackml.store.datasets_base import DatasetStore
@@ -293,6 +294,15 @@ class MetadataStore(
     @abc.abstractmethod
     def referenced_blobs(self) -> Iterator[str]:
         """Every blob hash some row refers to (used by ``stackml gc``)."""
+
+    def reading(self) -> contextlib.AbstractContextManager[None]:
+        """A block whose reads share one read transaction: one consistent snapshot, and one
+        connection and ``BEGIN`` instead of one per call (a page that makes several reads).
+
+        Writes inside the block run in transactions of their own, as always. Stores without
+        transactions (the REST client) read as usual; the default does nothing.
+        """
+        return contextlib.nullcontext()
 
     def close(self) -> None:
         """Release connections. The default does nothing."""

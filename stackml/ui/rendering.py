@@ -115,6 +115,8 @@ def environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # Templates ship inside the package: no file checks on every render.
+        auto_reload=False,
     )
     env.filters.update(duration=_duration, datetime=_datetime, number=_number, filesize=_filesize)
     env.globals.update(static=_static_url, version=__version__)

@@ -84,6 +84,11 @@ def _value_cell(value: str | float | None, metric: bool) -> str:
     return f'<td class="num mono cell-val" title="{_esc(text)}">{_esc(truncate(text, 40))}</td>'
 
 
+def _href_id(run_id: str) -> str:
+    """``run_id`` percent-encoded for a URL path (ids are plain hex; anything else is quoted)."""
+    return run_id if run_id.isascii() and run_id.isalnum() else quote(run_id, safe="/")
+
+
 def _row(run: Run, table: RunsTable, scored: bool) -> str:
     run_id = _esc(run.id)
     name = _esc(run.name)
@@ -91,7 +96,7 @@ def _row(run: Run, table: RunsTable, scored: bool) -> str:
         f'<tr data-run-id="{run_id}">'
         f'<td class="select-col"><input type="checkbox" class="run-select" name="runs" '
         f'value="{run_id}" form="compare-form" aria-label="Select {name}"></td>'
-        f'<td class="run-name"><a href="/runs/{quote(run.id, safe="/")}" '
+        f'<td class="run-name"><a href="/runs/{_href_id(run.id)}" '
         f'hx-boost="false">{name}</a><div class="muted small mono">{_esc(run.project)} · '
         f"{_esc(run.id[:8])}</div></td>"
         f"<td>{_BADGES[run.status]}</td>"

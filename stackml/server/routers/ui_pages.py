@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from stackml._internal.names import validate_relative_path
 from stackml.errors import InvalidInput, StackmlError
 from stackml.server.auth import authenticated
+from stackml.server.blocking import run_page_work
 from stackml.server.deps import get_store
 from stackml.server.routers.ui_session import page_response
 from stackml.server.streaming import blob_response
@@ -70,21 +71,27 @@ def projects(request: Request, store: Store = Depends(get_store)) -> Response:
 
 
 @router.get("/runs", response_class=HTMLResponse)
-def runs_table(request: Request) -> Response:
+async def runs_table(request: Request) -> Response:
     """The runs table; an HTMX request gets only the table region back.
 
-    The store is taken from the application rather than through a dependency (FastAPI runs
-    a plain-function dependency on its thread pool: one hand-off less per page), and ``col``
-    (repeated, the chosen columns) straight from the query string; :class:`RunsQuery` checks
-    and defaults every field.
+    The store is taken from the application rather than through a dependency, ``col``
+    (repeated, the chosen columns) straight from the query string (:class:`RunsQuery` checks
+    and defaults every field), and the page is built by :func:`run_page_work`: inline when
+    the server has nothing else to do, on the thread pool otherwise.
     """
-    store = get_store(request)
+    return await run_page_work(request, lambda: _runs_table(request))
+
+
+def _runs_table(request: Request) -> Response:
+    meta = get_store(request).metadata
     query = RunsQuery.from_params(request.query_params, request.query_params.getlist("col"))
-    table = build_runs_table(store.metadata, query)
+    with meta.reading():  # the page, its scores and the project list: one snapshot
+        table = build_runs_table(meta, query)
+        projects = meta.list_projects()
     context: dict[str, Any] = {
         "table": table,
         "rows": render_rows(table),
-        "projects": store.metadata.list_projects(),
+        "projects": projects,
         "attribute_columns": ATTRIBUTE_COLUMNS,
         "page_sizes": PAGE_SIZES,
         "active": "runs",
@@ -95,12 +102,16 @@ def runs_table(request: Request) -> Response:
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
-def run_page(run_id: str, request: Request, store: Store = Depends(get_store)) -> Response:
+async def run_page(run_id: str, request: Request) -> Response:
     """A run: charts, params, tags, system information, artifacts and lineage."""
-    return _guarded(
+    store = get_store(request)
+    return await run_page_work(
         request,
-        lambda: page_response(
-            request, "run.html", page=build_run_page(store, run_id), active="runs"
+        lambda: _guarded(
+            request,
+            lambda: page_response(
+                request, "run.html", page=build_run_page(store, run_id), active="runs"
+            ),
         ),
     )
 

@@ -23,7 +23,8 @@ import sqlite3
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -202,7 +203,8 @@ class WalCheckpointer:
 class Database:
     """An engine plus the one way to run work in it: :meth:`transact`.
 
-    Thread-safe: the engine pools connections and each call takes its own.
+    Thread-safe: the engine pools connections and each call takes its own, except reads
+    inside a :meth:`reading` block, which share the block's.
     """
 
     def __init__(self, url: str) -> None:
@@ -215,6 +217,37 @@ class Database:
         self._checkpointer = (
             WalCheckpointer(str(Path(str(self.url.database)).expanduser())) if file_sqlite else None
         )
+        # The connection of the current reading() block (per thread and per asyncio task).
+        self._snapshot: ContextVar[Connection | None] = ContextVar(
+            f"stackml-snapshot-{id(self)}", default=None
+        )
+        self._shares_one_connection = is_memory_sqlite(self.url)
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Run the read transactions started inside the block in one: the block's, which
+        sees one snapshot of the database (SQLite's read transaction; ``REPEATABLE READ`` on
+        PostgreSQL, whose default would let each statement see later commits).
+
+        Nested blocks join the outer one; writes inside the block commit on their own. An
+        in-memory SQLite database (one shared connection, used in turns) reads as usual,
+        since a write inside the block would wait for the block's own turn.
+        """
+        if self._shares_one_connection or self._snapshot.get() is not None:
+            yield
+            return
+        try:
+            with self.engine.connect() as conn:
+                if self.dialect == "postgresql":
+                    conn.execution_options(isolation_level="REPEATABLE READ")
+                with conn.begin():
+                    token = self._snapshot.set(conn)
+                    try:
+                        yield
+                    finally:
+                        self._snapshot.reset(token)
+        except exc.SQLAlchemyError as error:
+            raise translate(error, "read") from error
 
     def transact(self, work: Callable[[Connection], T], *, write: bool, what: str) -> T:
         """Run ``work(conn)`` in one transaction, retrying transient failures.
@@ -222,6 +255,13 @@ class Database:
         ``work`` must be safe to run again from the start (it runs in a fresh transaction
         each attempt). ``what`` names the operation in error messages.
         """
+        if not write:
+            shared = self._snapshot.get()
+            if shared is not None:  # inside reading(): its transaction, no retries
+                try:
+                    return work(shared)
+                except exc.SQLAlchemyError as error:
+                    raise translate(error, what) from error
         delay = _BACKOFF_START_S
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:

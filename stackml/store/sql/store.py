@@ -8,6 +8,7 @@ transient lock and serialization failures and translates driver errors.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 from collections.abc import Iterator, Mapping, Sequence
@@ -99,6 +100,9 @@ class SqlMetadataStore(
 
     def __repr__(self) -> str:
         return f"SqlMetadataStore({self.url!r})"
+
+    def reading(self) -> contextlib.AbstractContextManager[None]:
+        return self._db.reading()
 
     def close(self) -> None:
         self._db.close()
