@@ -9,9 +9,9 @@ store on every request, so a revoked token stops working at once. Secrets are ne
 from __future__ import annotations
 
 from fastapi import Depends, Request
-from starlette.concurrency import run_in_threadpool
 
 from stackml.errors import Forbidden, Unauthorized
+from stackml.server.blocking import run_blocking
 from stackml.server.security import check_cookie_request, session_secret
 from stackml.store.entities import User
 
@@ -40,12 +40,13 @@ async def authenticated(request: Request) -> User | None:
     """Access rule: any holder of a valid token; returns the user (``None`` with auth off).
 
     Asynchronous so that with auth off a request pays no thread hand-off for it; the token
-    lookup itself runs in the thread pool.
+    lookup itself is blocking work (:func:`~stackml.server.blocking.run_blocking`).
     """
     if not request.app.state.auth:
         return None
     secret = _bearer_secret(request)
-    user = await run_in_threadpool(request.app.state.store.metadata.authenticate, secret)
+    metadata = request.app.state.store.metadata
+    user = await run_blocking(request, lambda: metadata.authenticate(secret))
     if user is None:
         raise Unauthorized("the token is unknown or revoked; create a new one")
     request.state.user = user

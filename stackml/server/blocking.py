@@ -1,6 +1,7 @@
-"""Blocking page work (store reads and rendering) run inline when the server is idle.
+"""A request's blocking work (store reads, rendering) run inline when the server is idle.
 
-A page handler's work is synchronous: store queries and HTML rendering. FastAPI would run a
+A page handler's work is synchronous: store queries and HTML rendering, and so is the token
+lookup of the access rule. FastAPI would run a
 plain-function handler on its thread pool, and that hand-off (queue the call, wake a worker
 thread, wake the event loop with the result) costs a few tenths of a millisecond on a small
 machine: a fifth of the runs table's whole answer. When this request is the only one the
@@ -20,7 +21,7 @@ from starlette.requests import Request
 T = TypeVar("T")
 
 
-async def run_page_work(request: Request, work: Callable[[], T]) -> T:
+async def run_blocking(request: Request, work: Callable[[], T]) -> T:
     """``work()``, inline if this is the only request in flight, else on the thread pool."""
     metrics = getattr(request.app.state, "metrics", None)
     if metrics is not None and metrics.active <= 1:

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from stackml.server.blocking import run_page_work
+from stackml.server.blocking import run_blocking
 from stackml.server.observability import ServerMetrics
 from tests.server.conftest import Served
 
@@ -26,7 +26,7 @@ def _request(active: int) -> Any:
 def test_work_runs_inline_only_when_alone(active: int, inline: bool) -> None:
     async def main() -> tuple[int, int]:
         loop_thread = threading.get_ident()
-        ran_on = await run_page_work(_request(active), threading.get_ident)
+        ran_on = await run_blocking(_request(active), threading.get_ident)
         return loop_thread, ran_on
 
     loop_thread, ran_on = asyncio.run(main())
@@ -39,7 +39,7 @@ def test_errors_reach_the_caller_either_way() -> None:
 
     for active in (1, 3):
         with pytest.raises(KeyError):
-            asyncio.run(run_page_work(_request(active), fail))
+            asyncio.run(run_blocking(_request(active), fail))
 
 
 def test_pages_answer_concurrent_requests(served: Served) -> None:

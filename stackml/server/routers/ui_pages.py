@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from stackml._internal.names import validate_relative_path
 from stackml.errors import InvalidInput, StackmlError
 from stackml.server.auth import authenticated
-from stackml.server.blocking import run_page_work
+from stackml.server.blocking import run_blocking
 from stackml.server.deps import get_store
 from stackml.server.routers.ui_session import page_response
 from stackml.server.streaming import blob_response
@@ -76,10 +76,10 @@ async def runs_table(request: Request) -> Response:
 
     The store is taken from the application rather than through a dependency, ``col``
     (repeated, the chosen columns) straight from the query string (:class:`RunsQuery` checks
-    and defaults every field), and the page is built by :func:`run_page_work`: inline when
+    and defaults every field), and the page is built by :func:`run_blocking`: inline when
     the server has nothing else to do, on the thread pool otherwise.
     """
-    return await run_page_work(request, lambda: _runs_table(request))
+    return await run_blocking(request, lambda: _runs_table(request))
 
 
 def _runs_table(request: Request) -> Response:
@@ -105,7 +105,7 @@ def _runs_table(request: Request) -> Response:
 async def run_page(run_id: str, request: Request) -> Response:
     """A run: charts, params, tags, system information, artifacts and lineage."""
     store = get_store(request)
-    return await run_page_work(
+    return await run_blocking(
         request,
         lambda: _guarded(
             request,
