@@ -8,7 +8,6 @@ Build it with :func:`create_serving_app` around a :class:`~stackml.serving.runti
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -29,6 +28,7 @@ from stackml.serving.codec import (
     decode_image,
     decode_infer_request,
     encode_infer_response,
+    parse_json,
     records_to_array,
     to_v2_datatype,
 )
@@ -335,10 +335,7 @@ def create_serving_app(runtime: ServingRuntime, *, load_in_background: bool = Tr
             image = await asyncio.to_thread(decode_image, data, variant.predictor.signature)
             arrays = {variant.predictor.signature.input().name: image}
         elif kind in ("application/json", ""):
-            try:
-                raw = json.loads(await request.body())
-            except (UnicodeDecodeError, ValueError) as exc:
-                raise InvalidInput(f"malformed JSON: {exc}") from exc
+            raw = parse_json(await request.body())
             try:
                 body = PredictBody.model_validate(raw)
             except ValueError as exc:

@@ -75,7 +75,13 @@ class Guard:
         if path in PUBLIC_PATHS:
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        authorization = length = None
+        for key, value in scope["headers"]:  # only two headers matter here
+            lowered = key.lower()
+            if lowered == b"content-length":
+                length = value.decode("latin-1")
+            elif lowered == b"authorization":
+                authorization = value.decode("latin-1")
         route = _route(path)
         model = _model(path)
         model = model if model in runtime.endpoints else ""  # bounded label values
@@ -91,14 +97,13 @@ class Guard:
             )
             return
         if runtime.options.token is not None or runtime.options.store_tokens:
-            given = headers.get("authorization", "")
+            given = authorization or ""
             scheme, _, secret = given.partition(" ")
             if scheme.lower() != "bearer" or not await self._valid(secret):
                 runtime.metrics.observe(model, route, 401, 0.0)
                 await _reply(send, 401, "missing or wrong token", {"WWW-Authenticate": "Bearer"})
                 return
         limit = runtime.options.max_body_bytes
-        length = headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             runtime.metrics.observe(model, route, 413, 0.0)
             await _reply(send, 413, f"the request body is larger than {limit} bytes", {})

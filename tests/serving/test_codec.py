@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from stackml.serving.codec import (
     decode_image,
     decode_infer_request,
     encode_infer_response,
+    parse_json,
     records_to_array,
 )
 from tests.serving.helpers import WinePredictor, image_signature
@@ -63,6 +65,32 @@ def test_json_and_binary_tensors_decode_alike() -> None:
 def test_malformed_requests_name_the_problem(body: bytes, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         decode_infer_request(body, None)
+
+
+def test_json_that_orjson_refuses_still_parses_as_the_standard_library_does() -> None:
+    # NaN literals (Python's json.dumps writes them), integers beyond 64 bits, bad UTF-8.
+    assert math.isnan(parse_json(b'{"a": NaN}')["a"])
+    assert parse_json(b'{"a": -Infinity}')["a"] == -math.inf
+    huge = b'{"inputs": [{"name": "x", "shape": [1], "datatype": "INT64", "data": [1%s]}]}'
+    with pytest.raises(InvalidInput, match="INT64"):  # out of range: a 400, never a 500
+        decode_infer_request(huge % (b"0" * 30), None)
+    assert parse_json('{"a": [0.1, 1e-7, "\u00e9"]}'.encode()) == {"a": [0.1, 1e-7, "\u00e9"]}
+    with pytest.raises(InvalidInput, match="malformed JSON"):
+        parse_json(b'{"a": "\xff"}')
+    body = {"inputs": [{"name": "x", "shape": [2], "datatype": "FP64", "data": [float("nan"), 1]}]}
+    _, arrays = decode_infer_request(json.dumps(body).encode(), None)
+    assert np.isnan(arrays["x"][0]) and arrays["x"][1] == 1
+
+
+def test_non_finite_outputs_are_written_as_the_standard_library_writes_them() -> None:
+    out = {"y": np.array([[np.nan, np.inf, 0.25]])}
+    body, length = encode_infer_response({}, out, model_name="m", model_version=1)
+    assert length is None
+    assert b"NaN" in body and b"Infinity" in body  # not null: a client sees what the model said
+    data = json.loads(body)["outputs"][0]["data"]
+    assert math.isnan(data[0]) and data[1:] == [math.inf, 0.25]
+    finite, _ = encode_infer_response({}, {"y": np.array([0.5])}, model_name="m", model_version=1)
+    assert json.loads(finite)["outputs"][0]["data"] == [0.5]
 
 
 def test_binary_size_must_match_the_shape() -> None:
