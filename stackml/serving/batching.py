@@ -2,7 +2,8 @@
 
 Requests wait in a per-model queue. A worker task takes up to ``target`` rows (never more
 than ``max_batch_rows``; a single larger request runs alone), waiting at most ``max_wait_ms``
-after the oldest request arrived, stacks them, runs the model once in a worker thread and
+after the oldest request arrived (not at all when the model is idle and every request the
+server holds is already queued), stacks them, runs the model once in a worker thread and
 hands every request its own slice of the outputs. Up to ``max_concurrent_batches`` model calls
 run at once: the next batch forms and starts while the previous one is still computing, so the
 model is not idle while answers travel back and new requests arrive.
@@ -103,6 +104,11 @@ class AdaptiveBatcher:
 
     ``predictor`` may be swapped at any time (:meth:`swap`): the next batch uses the new one,
     batches already running finish on the old one, so no request is dropped.
+
+    ``outstanding`` (optional) counts the requests the server has accepted and not answered.
+    When no model call is running and all of them are in this queue, nothing can join the
+    batch, so it starts at once instead of waiting ``max_wait_ms`` (a lone client pays no
+    batching delay).
     """
 
     def __init__(
@@ -111,6 +117,7 @@ class AdaptiveBatcher:
         policy: BatchPolicy | None = None,
         *,
         on_batch: Callable[[int, float], None] | None = None,
+        outstanding: Callable[[], int] | None = None,
     ) -> None:
         self.predictor = predictor
         self.policy = policy or BatchPolicy()
@@ -125,6 +132,7 @@ class AdaptiveBatcher:
         )
         self._running: set[asyncio.Task[None]] = set()
         self._on_batch = on_batch
+        self._outstanding = outstanding
         self._lock = threading.Lock()
 
     def swap(self, predictor: Predictor) -> None:
@@ -194,6 +202,8 @@ class AdaptiveBatcher:
                 await self._wake.wait()
             first = self._queue[0]
             deadline = first.enqueued + self.policy.max_wait_ms / 1000.0
+            if self._alone():
+                deadline = 0.0  # nobody else can join this batch: waiting only adds latency
             while self.queued_rows < self.target:
                 left = deadline - time.perf_counter()
                 if left <= 0:
@@ -210,6 +220,12 @@ class AdaptiveBatcher:
             task = asyncio.get_running_loop().create_task(self._run(batch), name="batch")
             self._running.add(task)
             task.add_done_callback(functools.partial(self._finished, slots))
+
+    def _alone(self) -> bool:
+        """No model call is running and every request the server holds is in this queue."""
+        if self._running or self._outstanding is None:
+            return False
+        return self._outstanding() <= len(self._queue)
 
     def _finished(self, slots: asyncio.Semaphore, task: asyncio.Task[None]) -> None:
         """A model call ended: forget its task and free its slot for the next batch."""

@@ -115,7 +115,12 @@ class Variant:
         seconds = time.perf_counter() - started
         with self._lock:
             if self.batcher is None:
-                self.batcher = AdaptiveBatcher(predictor, self.policy, on_batch=self._on_batch)
+                self.batcher = AdaptiveBatcher(
+                    predictor,
+                    self.policy,
+                    on_batch=self._on_batch,
+                    outstanding=lambda: self.metrics.active,
+                )
             else:
                 self.batcher.swap(predictor)
             self.version = int(predictor.version)

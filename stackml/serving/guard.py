@@ -133,7 +133,7 @@ class Guard:
             await send(message)
 
         runtime.accepted += 1
-        runtime.in_flight += 1
+        runtime.metrics.active += 1
         runtime.metrics.in_flight.inc()
         try:
             target = None
@@ -153,7 +153,7 @@ class Guard:
             if not started_response:
                 await _reply(send, 413, f"the request body is larger than {limit} bytes", {})
         finally:
-            runtime.in_flight -= 1
+            runtime.metrics.active -= 1
             runtime.completed += 1
             runtime.metrics.in_flight.dec()
             runtime.metrics.observe(model, route, status, time.perf_counter() - started)

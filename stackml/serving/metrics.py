@@ -72,6 +72,8 @@ class ServingMetrics:
         self._lock = threading.Lock()
         self.total = 0
         self.errors = 0
+        #: Requests accepted and not answered yet (the gauge's value, read without its lock).
+        self.active = 0
 
     def observe(self, model: str, route: str, code: int, seconds: float) -> None:
         """Record one answered request."""

@@ -141,7 +141,6 @@ class ServingRuntime:
         self.accepted = 0
         self.refused_draining = 0
         self.completed = 0
-        self.in_flight = 0
         # The last requests (variant, outputs, id, time, version, latency), for the live page.
         self.recent: deque[tuple[Variant, Mapping[str, np.ndarray], str, int, int, float]] = deque(
             maxlen=50
@@ -149,6 +148,11 @@ class ServingRuntime:
         self._random = random.Random()
         self._stop = threading.Event()
         self._shadow_tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def in_flight(self) -> int:
+        """Requests accepted and not answered yet."""
+        return self.metrics.active
 
     # -- readiness ----------------------------------------------------------------------
     @property

@@ -182,3 +182,29 @@ def test_the_next_batch_starts_while_one_is_computing(concurrent: int) -> None:
 def test_concurrent_batches_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_concurrent_batches"):
         BatchPolicy(max_concurrent_batches=0)
+
+
+@pytest.mark.parametrize(("outstanding", "waits"), [(1, False), (2, True), (None, True)])
+def test_a_lone_request_does_not_wait_for_a_batch_to_fill(
+    outstanding: int | None, waits: bool
+) -> None:
+    """With a minute of ``max_wait_ms`` and a target above one row, a request waits for others
+    unless the server says every request it holds is already queued."""
+    model = RowEcho()
+    hint = None if outstanding is None else (lambda: outstanding)
+    batcher = AdaptiveBatcher(
+        model, BatchPolicy(max_batch_rows=8, max_wait_ms=60_000, slo_ms=1000), outstanding=hint
+    )
+    batcher.target = 8.0
+
+    async def main() -> bool:
+        try:
+            await asyncio.wait_for(batcher.submit({"x": np.ones((1, 3), np.float32)}), 1.0)
+            return False
+        except TimeoutError:
+            return True
+        finally:
+            await batcher.close()
+
+    assert asyncio.run(main()) is waits
+    assert model.batches == ([] if waits else [1])
