@@ -51,6 +51,7 @@ from stackml.store.filter import (
     parse_order_by,
 )
 from stackml.store.sql import inputs
+from stackml.store.sql.direct import fetch_all
 from stackml.store.sql.runs import chunks, metric_summary
 from stackml.store.sql.snapshots import LATEST, PARAMS, RUNS, TAGS
 
@@ -325,7 +326,7 @@ def _details_rows(conn: Connection, chunk: Sequence[str]) -> Sequence[Any]:
         return conn.execute(_DETAILS, {"ids": list(chunk)}).all()
     size = 1 << (max(len(chunk), 8) - 1).bit_length()  # a few sizes: 8, 16, 32, ... 1024
     padded = [*chunk, *(chunk[-1] for _ in range(size - len(chunk)))]  # repeats match nothing new
-    return conn.execute(_details(size), {f"i{k}": v for k, v in enumerate(padded)}).all()
+    return fetch_all(conn, _details(size), {f"i{k}": v for k, v in enumerate(padded)})
 
 
 def _rows_in_order(conn: Connection, ids: Sequence[str]) -> list[Any]:
@@ -410,9 +411,9 @@ def search_runs(
         tuple(order_by or ()),
     )
     offset = 0 if page_token is None else decode_page_token(page_token, plan.digest)
-    rows = conn.execute(plan.statement, {"page_limit": limit + 1, "page_offset": offset}).all()
+    rows = fetch_all(conn, plan.statement, {"page_limit": limit + 1, "page_offset": offset})
     if plan.narrow:
-        rows = _rows_in_order(conn, [row.id for row in rows])
+        rows = _rows_in_order(conn, [row[0] for row in rows])
     more = len(rows) > limit
     runs = load_page(conn, rows[:limit])
     next_token = encode_page_token(offset + limit, plan.digest) if more else None
