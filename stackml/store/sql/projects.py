@@ -12,6 +12,7 @@ from stackml.errors import AlreadyExists, NotFound
 from stackml.store.base import DEFAULT_EXPERIMENT
 from stackml.store.entities import Experiment, Project
 from stackml.store.sql import snapshots
+from stackml.store.sql.direct import fetch_all
 from stackml.store.sql.engine import dialect_insert
 from stackml.store.sql.snapshots import EXPERIMENT_TAGS, EXPERIMENTS, PROJECTS
 
@@ -51,9 +52,15 @@ def get_project(conn: Connection, name: str) -> Project:
     return snapshots.project(row)
 
 
+#: Every project, by name (a constant: compiled once; read on every page of the runs table).
+_ALL_PROJECTS = select(PROJECTS.c.name, PROJECTS.c.description, PROJECTS.c.created_at).order_by(
+    PROJECTS.c.name
+)
+
+
 def list_projects(conn: Connection) -> list[Project]:
-    rows = conn.execute(select(PROJECTS).order_by(PROJECTS.c.name))
-    return [snapshots.project(row) for row in rows]
+    rows = fetch_all(conn, _ALL_PROJECTS, {})
+    return [Project(name, text, created) for name, text, created in rows]
 
 
 def ensure_experiment(conn: Connection, project: str, experiment: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, delete, select
+from sqlalchemy import Connection, Table, bindparam, delete, select
 
 from stackml._internal.timeutil import now_ms
 from stackml.errors import InvalidInput, NotFound
@@ -29,6 +29,8 @@ __all__ = ["SqlTrainingStore"]
 
 BASELINES: Table = cast(Table, models_training.BaselineRow.__table__)
 DEFINITIONS: Table = cast(Table, models_training.MetricDefinitionRow.__table__)
+#: A project's metric definition (a constant: the runs table reads it on every page).
+_DEFINITION = select(DEFINITIONS).where(DEFINITIONS.c.project == bindparam("project"))
 
 
 def _baseline(row: Any) -> Baseline:
@@ -127,7 +129,7 @@ class SqlTrainingStore(TrainingStore):
         project = inputs.name(project, "project name")
 
         def work(conn: Connection) -> MetricDefinition:
-            row = conn.execute(select(DEFINITIONS).where(DEFINITIONS.c.project == project)).first()
+            row = conn.execute(_DEFINITION, {"project": project}).first()
             if row is None:
                 raise NotFound(f"project {project!r} has no metric definition")
             return check_definition(
