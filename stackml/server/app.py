@@ -9,16 +9,19 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from stackml._version import __version__
 from stackml.config import get_settings
 from stackml.server.auth import authenticated
+from stackml.server.direct import DirectPages, direct_pages
 from stackml.server.errors import InternalErrorMiddleware, register_error_handlers
 from stackml.server.limits import BodySizeLimit
 from stackml.server.observability import RequestMetrics, ServerMetrics
 from stackml.server.observability import router as metrics_router
-from stackml.server.routers import ROUTERS
+from stackml.server.routers import ROUTERS, ui_pages
 from stackml.server.routers.pipelines import scheduler_lifespan
 from stackml.server.security import BrowserSecurity, allowed_host_names
 from stackml.store import Store
 
 _spec_router = APIRouter(dependencies=[Depends(authenticated)])
+#: Pages answered without FastAPI's routing (see :mod:`stackml.server.direct`).
+DIRECT_PAGES = ("/runs",)
 
 
 @_spec_router.get("/openapi.json", response_model=dict[str, Any], include_in_schema=False)
@@ -71,6 +74,7 @@ def create_app(
     app.include_router(metrics_router)
     app.include_router(_spec_router)
     # Added innermost first: metrics see every answer, including 413s and 500s.
+    app.add_middleware(DirectPages, pages=direct_pages(ui_pages.router, DIRECT_PAGES))
     app.add_middleware(InternalErrorMiddleware)
     app.add_middleware(BodySizeLimit, max_bytes=limit)
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)

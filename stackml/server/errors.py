@@ -63,12 +63,17 @@ def describe_validation_errors(errors: Sequence[Any]) -> str:
     return "; ".join(lines) or "invalid request"
 
 
-async def _stackml_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StackmlError)
+def stackml_error_response(request: Request, exc: StackmlError) -> JSONResponse:
+    """The answer to a typed error: its status and a JSON body (server errors are logged)."""
     status = exc.http_status
     if status >= 500:
         logger.error("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
     return error_response(status, type(exc).__name__, str(exc))
+
+
+async def _stackml_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StackmlError)
+    return stackml_error_response(request, exc)
 
 
 async def _invalid_name(request: Request, exc: Exception) -> JSONResponse:
