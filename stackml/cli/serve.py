@@ -42,7 +42,7 @@ def serve(
         100.0, "--slo-ms", min=0.1, help="Latency objective that adapts the batch size (AIMD)."
     ),
     concurrent_batches: int = typer.Option(
-        2,
+        1,
         "--concurrent-batches",
         min=1,
         help="Model calls in flight per model: the next batch runs while one computes.",

@@ -20,6 +20,7 @@ Conventions:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,8 +56,21 @@ class TensorSpec:
                 "or -1 for a free dimension"
             )
 
+    @functools.cached_property
+    def numpy_dtype(self) -> np.dtype[Any]:
+        """The spec's dtype as a NumPy dtype (parsed once)."""
+        return np.dtype(self.dtype)
+
     def check(self, array: np.ndarray) -> None:
         """Raise ``InvalidInput`` naming the problem when ``array`` does not fit this spec."""
+        shape = self.shape
+        if (  # the common case, cheaply: exact dtype and shape
+            array.dtype == self.numpy_dtype
+            and array.ndim == len(shape)
+            and array.shape[1:] == shape[1:]
+            and shape[0] in (-1, array.shape[0])
+        ):
+            return
         if array.ndim != len(self.shape):
             raise InvalidInput(
                 f"input {self.name!r}: expected {len(self.shape)} dimensions "
@@ -68,7 +82,7 @@ class TensorSpec:
                     f"input {self.name!r}: dimension {axis} must be {want} "
                     f"{_shape_text(self.shape)}, got shape {tuple(array.shape)}"
                 )
-        if not np.can_cast(array.dtype, np.dtype(self.dtype), casting="same_kind"):
+        if not np.can_cast(array.dtype, self.numpy_dtype, casting="same_kind"):
             raise InvalidInput(f"input {self.name!r}: expected {self.dtype}, got {array.dtype}")
 
     def to_dict(self) -> dict[str, Any]:

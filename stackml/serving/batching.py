@@ -1,17 +1,22 @@
 """``AdaptiveBatcher``: one model's request queue, grouped into batches under a latency SLO.
 
-Requests wait in a per-model queue. A worker task takes up to ``target`` rows (never more
-than ``max_batch_rows``; a single larger request runs alone), waiting at most ``max_wait_ms``
-after the oldest request arrived (not at all when the model is idle and every request the
-server holds is already queued), stacks them, runs the model once in a worker thread and
-hands every request its own slice of the outputs. Up to ``max_concurrent_batches`` model calls
-run at once: the next batch forms and starts while the previous one is still computing, so the
-model is not idle while answers travel back and new requests arrive.
+Requests wait in a per-model queue. When the model can take a batch, a worker task waits
+until ``target`` rows are queued (never more than ``max_batch_rows``; a single larger request
+runs alone) or ``max_wait_ms`` have passed since the model became free or the oldest request
+arrived, whichever is later (requests that queued while the model computed have had their
+wait; their peers are usually on their way back). It does not wait at all when the model is
+idle and every request that could join is already queued. It stacks the requests, runs the
+model once in a worker thread and hands every request its own slice of the outputs. When a
+model call ends, the next batch is handed to the model before the finished one's answers are
+written back, so the model is not idle while they go out. ``max_concurrent_batches`` model
+calls may run at once (1 by default: on a CPU one call already uses every core).
 
 The target adapts in the manner of Clipper (Crankshaw et al., NSDI 2017): additive increase
-while a batch's model call finishes within the SLO, multiplicative decrease when it does
-not. A full queue sheds load at once with :class:`Overloaded` (the app answers 503 with
-``Retry-After``), so a burst never makes clients hang.
+while requests are left waiting (a larger batch would have taken them) and the model call
+finishes within the SLO, multiplicative decrease when it does not; a batch that did not fill
+within the wait sets the target to the rows that came, so a steady trickle is not made to
+wait for rows that never come. A full queue sheds load at once with :class:`Overloaded` (the
+app answers 503 with ``Retry-After``), so a burst never makes clients hang.
 """
 
 from __future__ import annotations
@@ -54,7 +59,7 @@ class BatchPolicy:
         max_queue_rows: rows allowed to wait; beyond it requests are refused (503).
         increase_rows: additive step of the target after a batch within the SLO.
         decrease_factor: multiplicative step after a miss (0..1).
-        max_concurrent_batches: model calls in flight at once (1: strictly one after another).
+        max_concurrent_batches: model calls in flight at once (1: one after another).
     """
 
     max_batch_rows: int = 64
@@ -63,7 +68,7 @@ class BatchPolicy:
     max_queue_rows: int = 4096
     increase_rows: int = 2
     decrease_factor: float = 0.5
-    max_concurrent_batches: int = 2
+    max_concurrent_batches: int = 1
 
     def __post_init__(self) -> None:
         if self.max_batch_rows < 1 or self.max_queue_rows < 1 or self.increase_rows < 1:
@@ -99,13 +104,22 @@ class BatchStats:
     shed: int = 0
 
 
+def _predict(predictor: Predictor, batch: list[_Item]) -> dict[str, np.ndarray]:
+    """Stack the batch's inputs and run the model once (in a model thread)."""
+    if len(batch) == 1:
+        return predictor.predict(batch[0].inputs)
+    names = list(batch[0].inputs)
+    return predictor.predict({n: np.concatenate([item.inputs[n] for item in batch]) for n in names})
+
+
 class AdaptiveBatcher:
     """Per-model queue and batching worker; see the module docstring.
 
     ``predictor`` may be swapped at any time (:meth:`swap`): the next batch uses the new one,
     batches already running finish on the old one, so no request is dropped.
 
-    ``outstanding`` (optional) counts the requests the server has accepted and not answered.
+    ``outstanding`` (optional) counts the requests that could join a batch: those the server
+    has accepted and not answered, or its open keep-alive connections, whichever is more.
     When no model call is running and all of them are in this queue, nothing can join the
     batch, so it starts at once instead of waiting ``max_wait_ms`` (a lone client pays no
     batching delay).
@@ -130,7 +144,7 @@ class AdaptiveBatcher:
         self._executor = ThreadPoolExecutor(
             max_workers=self.policy.max_concurrent_batches, thread_name_prefix="batch"
         )
-        self._running: set[asyncio.Task[None]] = set()
+        self._running: set[asyncio.Future[dict[str, np.ndarray]]] = set()
         self._on_batch = on_batch
         self._outstanding = outstanding
         self._lock = threading.Lock()
@@ -164,7 +178,8 @@ class AdaptiveBatcher:
         self._queue.append(item)
         self.queued_rows += rows
         assert self._wake is not None
-        self._wake.set()
+        if len(self._queue) == 1 or self.queued_rows >= self.target or self._alone():
+            self._wake.set()  # only when the worker has something new to decide
         if timeout is None:
             return await item.future
         timer = loop.call_later(timeout, _expire, item.future)
@@ -194,43 +209,54 @@ class AdaptiveBatcher:
 
     async def _work(self) -> None:
         assert self._wake is not None
+        loop = asyncio.get_running_loop()
         slots = asyncio.Semaphore(self.policy.max_concurrent_batches)
         while True:
             await slots.acquire()  # a model call may start: form the next batch
+            free = time.perf_counter()
+            backlog = bool(self._queue)  # requests came while the model was busy
             while not self._queue:
                 self._wake.clear()
                 await self._wake.wait()
-            first = self._queue[0]
-            deadline = first.enqueued + self.policy.max_wait_ms / 1000.0
-            if self._alone():
-                deadline = 0.0  # nobody else can join this batch: waiting only adds latency
-            while self.queued_rows < self.target:
+            # The wait runs from when the model could take the batch: requests that queued
+            # while it computed have had their wait; their peers may be on their way back.
+            deadline = max(free, self._queue[0].enqueued) + self.policy.max_wait_ms / 1000.0
+            full = True
+            while self.queued_rows < self.target and not self._alone():
                 left = deadline - time.perf_counter()
                 if left <= 0:
+                    full = False
                     break
                 self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), left)
-                except TimeoutError:
-                    break
+                timer = loop.call_later(left, self._wake.set)
+                await self._wake.wait()
+                timer.cancel()
             batch = self._take()
             if not batch:
                 slots.release()
                 continue
-            task = asyncio.get_running_loop().create_task(self._run(batch), name="batch")
-            self._running.add(task)
-            task.add_done_callback(functools.partial(self._finished, slots))
+            if not full:  # fewer rows came within the wait than the target: aim lower
+                self.target = float(max(1, sum(item.rows for item in batch)))
+            self._start(batch, slots, grow=backlog or bool(self._queue))
+
+    def _start(self, batch: list[_Item], slots: asyncio.Semaphore, *, grow: bool) -> None:
+        """Hand ``batch`` to a model thread now (not from a task of its own, which would
+        start only after every callback already waiting on the loop)."""
+        predictor = self.predictor
+        called = time.perf_counter()
+        call = asyncio.get_running_loop().run_in_executor(
+            self._executor, _predict, predictor, batch
+        )
+        self._running.add(call)
+        call.add_done_callback(
+            functools.partial(self._answer, slots, batch, predictor, called, grow)
+        )
 
     def _alone(self) -> bool:
         """No model call is running and every request the server holds is in this queue."""
         if self._running or self._outstanding is None:
             return False
         return self._outstanding() <= len(self._queue)
-
-    def _finished(self, slots: asyncio.Semaphore, task: asyncio.Task[None]) -> None:
-        """A model call ended: forget its task and free its slot for the next batch."""
-        self._running.discard(task)
-        slots.release()
 
     def _take(self) -> list[_Item]:
         """Pop requests up to the target; requests whose caller gave up are skipped."""
@@ -254,45 +280,47 @@ class AdaptiveBatcher:
             rows += item.rows
         return batch
 
-    async def _run(self, batch: list[_Item]) -> None:
-        names = list(batch[0].inputs)
-        stacked = {
-            n: np.concatenate([item.inputs[n] for item in batch])
-            if len(batch) > 1
-            else batch[0].inputs[n]
-            for n in names
-        }
-        predictor = self.predictor
-        loop = asyncio.get_running_loop()
-        called = time.perf_counter()
-        try:
-            outputs = await loop.run_in_executor(self._executor, predictor.predict, stacked)
-        except Exception as exc:
+    def _answer(
+        self,
+        slots: asyncio.Semaphore,
+        batch: list[_Item],
+        predictor: Predictor,
+        called: float,
+        grow: bool,
+        call: asyncio.Future[dict[str, np.ndarray]],
+    ) -> None:
+        """A model call ended. Its slot is freed first, so the next batch is handed to the
+        model before this one's answers are written back (the batcher's wake-up is queued on
+        the loop ahead of the requests' own)."""
+        finished = time.perf_counter()
+        self._running.discard(call)
+        slots.release()
+        error = call.exception() if not call.cancelled() else asyncio.CancelledError()
+        if error is not None:
             for item in batch:
                 if not item.future.done():
-                    item.future.set_exception(exc)
+                    item.future.set_exception(error)
             return
-        finished = time.perf_counter()
-        rows = sum(item.rows for item in batch)
-        offset = 0
+        outputs = call.result()
+        rows = 0
         for item in batch:
-            part = {k: v[offset : offset + item.rows] for k, v in outputs.items()}
-            offset += item.rows
+            part = {k: v[rows : rows + item.rows] for k, v in outputs.items()}
+            rows += item.rows
             if not item.future.done():
                 item.future.set_result((part, predictor))
-        oldest_ms = (finished - batch[0].enqueued) * 1000.0
-        self._adapt((finished - called) * 1000.0)
+        self._adapt((finished - called) * 1000.0, grow=grow)
         self.stats.batches += 1
         self.stats.rows += rows
         if self._on_batch is not None:
-            self._on_batch(rows, oldest_ms)
+            self._on_batch(rows, (finished - batch[0].enqueued) * 1000.0)
 
-    def _adapt(self, batch_ms: float) -> None:
+    def _adapt(self, batch_ms: float, *, grow: bool = True) -> None:
         """AIMD on the batch's processing time: queueing is not the batch size's fault
-        (larger batches drain a queue faster), the model call is."""
+        (larger batches drain a queue faster), the model call is. The target grows only when
+        ``grow``: requests were left waiting, so a larger batch would have taken them."""
         policy = self.policy
         if batch_ms > policy.slo_ms:
             self.stats.slo_misses += 1
             self.target = max(1.0, self.target * policy.decrease_factor)
-        else:
+        elif grow:
             self.target = min(float(policy.max_batch_rows), self.target + policy.increase_rows)

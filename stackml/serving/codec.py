@@ -294,7 +294,7 @@ def _check_missing(signature: Signature, spec: TensorSpec, array: np.ndarray) ->
 
 
 def _coerce(spec: TensorSpec, array: np.ndarray) -> np.ndarray:
-    want = np.dtype(spec.dtype)
+    want = spec.numpy_dtype
     if array.dtype == want:
         return array
     # Integers into a float model are fine (JSON has one number type); the reverse is not.

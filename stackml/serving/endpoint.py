@@ -119,7 +119,7 @@ class Variant:
                     predictor,
                     self.policy,
                     on_batch=self._on_batch,
-                    outstanding=lambda: self.metrics.active,
+                    outstanding=self._outstanding,
                 )
             else:
                 self.batcher.swap(predictor)
@@ -140,6 +140,11 @@ class Variant:
         if self.ready and version == self.version:
             return False
         return self.load()
+
+    def _outstanding(self) -> int:
+        """Requests that could join a batch: those the server holds, or one per open
+        connection where the server tells (a keep-alive client's next request is on its way)."""
+        return max(self.metrics.active, self.metrics.connections())
 
     def _on_batch(self, rows: int, oldest_ms: float) -> None:
         self.metrics.batch_size.labels(self.name, self.role).observe(rows)

@@ -134,7 +134,6 @@ class Guard:
 
         runtime.accepted += 1
         runtime.metrics.active += 1
-        runtime.metrics.in_flight.inc()
         try:
             target = None
             if self.infer is not None and route == "infer" and scope["method"] == "POST":
@@ -155,7 +154,6 @@ class Guard:
         finally:
             runtime.metrics.active -= 1
             runtime.completed += 1
-            runtime.metrics.in_flight.dec()
             runtime.metrics.observe(model, route, status, time.perf_counter() - started)
 
 

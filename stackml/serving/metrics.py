@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -13,6 +15,10 @@ __all__ = ["ServingMetrics"]
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+def _none() -> int:
+    return 0
 
 
 class ServingMetrics:
@@ -67,6 +73,7 @@ class ServingMetrics:
         self.in_flight = Gauge(
             "stackml_serving_in_flight_requests", "Requests being answered", registry=self.registry
         )
+        self.in_flight.set_function(lambda: self.active)  # read at scrape time
         self._window = window_seconds
         self._recent: deque[tuple[float, float, int]] = deque(maxlen=20_000)
         self._lock = threading.Lock()
@@ -74,12 +81,24 @@ class ServingMetrics:
         self.errors = 0
         #: Requests accepted and not answered yet (the gauge's value, read without its lock).
         self.active = 0
+        #: Open client connections, where the server that owns the sockets tells (else 0).
+        self.connections: Callable[[], int] = _none
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._histograms: dict[tuple[str, str], Any] = {}
 
     def observe(self, model: str, route: str, code: int, seconds: float) -> None:
         """Record one answered request."""
-        self.requests.labels(model, route, str(code)).inc()
+        counter = self._counters.get((model, route, code))
+        if counter is None:  # label lookups cost more than the increment: keep the children
+            counter = self._counters[(model, route, code)] = self.requests.labels(
+                model, route, str(code)
+            )
+        counter.inc()
         if model:
-            self.latency.labels(model, route).observe(seconds)
+            histogram = self._histograms.get((model, route))
+            if histogram is None:
+                histogram = self._histograms[(model, route)] = self.latency.labels(model, route)
+            histogram.observe(seconds)
         with self._lock:
             self.total += 1
             self.errors += code >= 500

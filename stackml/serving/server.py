@@ -103,6 +103,7 @@ class ServingServer:
             timeout_keep_alive=75,
         )
         self.server = _Server(config)
+        self.runtime.metrics.connections = lambda: len(self.server.server_state.connections)
         self._stop_heartbeat = threading.Event()
         self._drain_started = False
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -280,6 +280,7 @@ def test_metrics_and_openapi(server: ServingServer) -> None:
         "stackml_serving_batch_size_rows_bucket",
         "stackml_serving_queue_depth_rows",
         "stackml_serving_model_load_seconds",
+        "stackml_serving_in_flight_requests 0.0",  # read when scraped: nothing is running
     ):
         assert name in text, name
     spec = httpx.get(server.url + "/openapi.json").json()
@@ -305,6 +306,38 @@ def test_metrics_and_openapi(server: ServingServer) -> None:
     assert predict["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
         "PredictOut"
     )
+
+
+def test_open_connections_count_as_requests_that_may_join_a_batch() -> None:
+    """The batcher starts a batch at once when nothing else can join; a keep-alive client's
+    next request can, so the server reports its open connections to the batcher."""
+    import time
+
+    s = start({"digits@prod": MlpPredictor()})
+    try:
+        wait_ready(s)
+        variant = s.runtime.endpoint("digits").variants[0]
+
+        def settle(expected: int) -> None:
+            deadline = time.monotonic() + 10
+            while s.runtime.metrics.connections() != expected and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert s.runtime.metrics.connections() == expected
+
+        settle(0)
+        clients = [httpx.Client(timeout=10) for _ in range(3)]
+        for client in clients:
+            answer = client.post(
+                s.url + "/v2/models/digits/infer", json=_v2(np.zeros((1, 1, 8, 8)))
+            )
+            assert answer.status_code == 200
+        settle(3)
+        assert s.runtime.metrics.active == 0 and variant._outstanding() == 3
+        for client in clients:
+            client.close()
+        settle(0)
+    finally:
+        s.stop()
 
 
 def test_token_auth_and_timeouts() -> None:

@@ -208,3 +208,53 @@ def test_a_lone_request_does_not_wait_for_a_batch_to_fill(
 
     assert asyncio.run(main()) is waits
     assert model.batches == ([] if waits else [1])
+
+
+def test_cohorts_that_queued_while_the_model_computed_merge_into_full_batches() -> None:
+    """Two groups of clients start apart; the second queues while the first group's batch
+    computes. Its wait counts from when the model is free, so the first group's clients,
+    answered at that moment, join it: full batches from then on (waiting only from the
+    oldest arrival would keep two half batches forever)."""
+    model = RowEcho(cost=0.02)  # 4 rows: 80 ms, longer than the wait
+    policy = BatchPolicy(max_batch_rows=8, max_wait_ms=50, slo_ms=10_000)
+    batcher = AdaptiveBatcher(model, policy, outstanding=lambda: 8)
+    batcher.target = 8.0
+
+    async def client(start: float) -> None:
+        await asyncio.sleep(start)
+        for _ in range(5):
+            await batcher.submit({"x": np.ones((1, 3), np.float32)})
+
+    async def main() -> None:
+        try:
+            await asyncio.gather(*(client(0.0 if i < 4 else 0.06) for i in range(8)))
+        finally:
+            await batcher.close()
+
+    asyncio.run(main())
+    assert sum(model.batches) == 40
+    assert model.batches[0] == 4 and model.batches.count(8) >= 3, model.batches
+
+
+def test_the_target_settles_on_the_rows_that_come() -> None:
+    """Three clients, no hint from the server: the first batch waits out ``max_wait_ms`` with
+    three rows, the target drops to three, and later batches start as soon as they fill."""
+    model = RowEcho()
+    policy = BatchPolicy(max_batch_rows=16, max_wait_ms=30, slo_ms=10_000)
+    batcher = AdaptiveBatcher(model, policy)
+    batcher.target = 16.0
+    rounds = 6
+
+    async def client() -> None:
+        for _ in range(rounds):
+            await batcher.submit({"x": np.ones((1, 3), np.float32)})
+
+    async def main() -> None:
+        try:
+            await asyncio.wait_for(asyncio.gather(*(client() for _ in range(3))), 30)
+        finally:
+            await batcher.close()
+
+    asyncio.run(main())
+    assert model.batches == [3] * rounds  # every batch holds all three clients
+    assert batcher.target == 3.0  # no rows were left waiting, so it did not grow back
