@@ -237,9 +237,11 @@ class AdaptiveBatcher:
                 continue
             if not full:  # fewer rows came within the wait than the target: aim lower
                 self.target = float(max(1, sum(item.rows for item in batch)))
-            self._start(batch, slots, grow=backlog or bool(self._queue))
+            self._start(batch, slots, grow=backlog or bool(self._queue), waiting=self.queued_rows)
 
-    def _start(self, batch: list[_Item], slots: asyncio.Semaphore, *, grow: bool) -> None:
+    def _start(
+        self, batch: list[_Item], slots: asyncio.Semaphore, *, grow: bool, waiting: int
+    ) -> None:
         """Hand ``batch`` to a model thread now (not from a task of its own, which would
         start only after every callback already waiting on the loop)."""
         predictor = self.predictor
@@ -249,7 +251,7 @@ class AdaptiveBatcher:
         )
         self._running.add(call)
         call.add_done_callback(
-            functools.partial(self._answer, slots, batch, predictor, called, grow)
+            functools.partial(self._answer, slots, batch, predictor, called, grow, waiting)
         )
 
     def _alone(self) -> bool:
@@ -287,6 +289,7 @@ class AdaptiveBatcher:
         predictor: Predictor,
         called: float,
         grow: bool,
+        waiting: int,
         call: asyncio.Future[dict[str, np.ndarray]],
     ) -> None:
         """A model call ended. Its slot is freed first, so the next batch is handed to the
@@ -308,19 +311,25 @@ class AdaptiveBatcher:
             rows += item.rows
             if not item.future.done():
                 item.future.set_result((part, predictor))
-        self._adapt((finished - called) * 1000.0, grow=grow)
+        self._adapt((finished - called) * 1000.0, grow=grow, rows=rows, demand=rows + waiting)
         self.stats.batches += 1
         self.stats.rows += rows
         if self._on_batch is not None:
             self._on_batch(rows, (finished - batch[0].enqueued) * 1000.0)
 
-    def _adapt(self, batch_ms: float, *, grow: bool = True) -> None:
+    def _adapt(self, batch_ms: float, *, grow: bool = True, rows: int = 0, demand: int = 0) -> None:
         """AIMD on the batch's processing time: queueing is not the batch size's fault
         (larger batches drain a queue faster), the model call is. The target grows only when
-        ``grow``: requests were left waiting, so a larger batch would have taken them."""
+        ``grow`` (requests were left waiting, so a larger batch would have taken them): by
+        ``increase_rows``, or at once towards ``demand`` (the batch's ``rows`` and those left
+        waiting), as far as the call, scaled linearly in rows, still meets the SLO."""
         policy = self.policy
         if batch_ms > policy.slo_ms:
             self.stats.slo_misses += 1
             self.target = max(1.0, self.target * policy.decrease_factor)
         elif grow:
-            self.target = min(float(policy.max_batch_rows), self.target + policy.increase_rows)
+            target = self.target + policy.increase_rows
+            if rows and demand > target:  # as many of them as the SLO allows, at once
+                fits = rows * policy.slo_ms // max(batch_ms, 1e-6)
+                target = max(target, min(demand, fits))
+            self.target = min(float(policy.max_batch_rows), target)

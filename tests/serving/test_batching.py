@@ -93,6 +93,23 @@ def test_aimd_grows_within_the_slo_and_shrinks_on_misses() -> None:
     assert batcher.target == 1.0
 
 
+def test_the_target_jumps_to_the_waiting_rows_when_the_slo_allows() -> None:
+    batcher = AdaptiveBatcher(RowEcho(), BatchPolicy(max_batch_rows=64, slo_ms=100))
+    batcher.target = 8.0
+    batcher._adapt(10.0, rows=8, demand=40)  # 40 rows at 10 ms per 8: 50 ms, within 100
+    assert batcher.target == 40
+    batcher._adapt(40.0, rows=40, demand=200)  # capped at the maximum batch
+    assert batcher.target == 64
+    batcher.target = 8.0
+    batcher._adapt(30.0, rows=8, demand=40)  # 40 rows would take 150 ms: 26 fit in 100
+    assert batcher.target == 26
+    batcher.target = 8.0
+    batcher._adapt(90.0, rows=8, demand=40)  # none more fit: only the additive step
+    assert batcher.target == 10
+    batcher._adapt(10.0, grow=False, rows=8, demand=40)  # nobody was left waiting
+    assert batcher.target == 10
+
+
 def test_slow_model_makes_the_target_settle_below_the_maximum() -> None:
     model = RowEcho(cost=0.004)  # 4 ms per row: 64 rows would take 256 ms
     batcher = AdaptiveBatcher(model, BatchPolicy(max_batch_rows=64, max_wait_ms=2, slo_ms=60))
