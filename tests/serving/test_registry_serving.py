@@ -294,5 +294,10 @@ def test_model_threads_reach_the_onnx_session(registry_store: tuple) -> None:
         predictor = loader("digits@1")
         options = predictor.session.get_session_options()
         assert options.intra_op_num_threads == threads
-        # idle runtime threads sleep: spinning ones would take the event loop's core
+        # cores shared out between calls: idle runtime threads sleep instead of spinning
         assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    loader, _ = registry_loader(store)  # one call at a time on every core: the runtime's way
+    options = loader("digits@1").session.get_session_options()
+    assert options.intra_op_num_threads == 0
+    with pytest.raises(RuntimeError, match="does not have configuration"):
+        options.get_session_config_entry("session.intra_op.allow_spinning")
